@@ -1,0 +1,206 @@
+"""Snapshot + counters + collector health -> Prometheus metric families, from the one catalog.
+
+Rendering is cached per sampler generation and format: the data changes once per tick, so any
+number of scrapes within a tick costs one render (and one compression).
+"""
+
+from __future__ import annotations
+
+import gzip
+import platform
+import threading
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+
+from prometheus_client.exposition import choose_encoder
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from jetson_exporter import __version__
+from jetson_exporter.catalog import BY_NAME, COUNTER
+from jetson_exporter.sampler import Sample
+from jetson_exporter.snapshot import CPU_MODES
+
+
+def _b(flag: Optional[bool]) -> Optional[float]:
+    return None if flag is None else (1.0 if flag else 0.0)
+
+
+class _Builder:
+    """Collects families; a family is emitted only if it got at least one sample."""
+
+    def __init__(self) -> None:
+        self._families: Dict[str, Union[CounterMetricFamily, GaugeMetricFamily]] = {}
+
+    def add(self, name: str, value: Optional[float], *label_values: str) -> None:
+        if value is None:
+            return
+        family = self._families.get(name)
+        if family is None:
+            spec = BY_NAME[name]
+            if spec.kind == COUNTER:
+                family = CounterMetricFamily(spec.family, spec.help, labels=spec.labels, unit=spec.unit)
+            else:
+                family = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels, unit=spec.unit)
+            self._families[name] = family
+        family.add_metric(list(label_values), value)
+
+    def families(self) -> List[Metric]:
+        return list(self._families.values())
+
+
+def build_families(sample: Sample, *, source: str, detected: Optional[bool]) -> List[Metric]:
+    """All metric families for one Sample, in catalog order within each subsystem."""
+    s = sample.snapshot
+    c = sample.counters
+    b = _Builder()
+    add = b.add
+
+    if s.board is not None and any(
+        (s.board.model, s.board.module, s.board.soc, s.board.l4t)
+    ):
+        bd = s.board
+        add("jetson_info", 1.0, bd.model or "", bd.module or "", bd.soc or "", bd.l4t or "", bd.jetpack or "",
+            bd.cuda_arch or "")
+        if bd.carrier or bd.serial:
+            add("jetson_board_info", 1.0, bd.carrier or "", bd.serial or "")
+
+    for core in s.cpus:
+        cpu = str(core.index)
+        add("jetson_cpu_online", 1.0 if core.online else 0.0, cpu)
+        if core.online:
+            add("jetson_cpu_utilization_ratio", core.utilization, cpu)
+            add("jetson_cpu_frequency_hertz", core.freq_hz, cpu)
+            add("jetson_cpu_frequency_min_hertz", core.min_freq_hz, cpu)
+            add("jetson_cpu_frequency_max_hertz", core.max_freq_hz, cpu)
+            if core.governor:
+                add("jetson_cpu_governor_info", 1.0, cpu, core.governor)
+    for core in s.cpus:
+        if core.times_s:
+            cpu = str(core.index)
+            for mode in CPU_MODES:
+                add("jetson_cpu_seconds_total", core.times_s.get(mode), cpu, mode)
+
+    g = s.gpu
+    if g is not None:
+        add("jetson_gpu_utilization_ratio", g.utilization)
+        add("jetson_gpu_busy_seconds_total", c.gpu_busy_s)
+        add("jetson_gpu_frequency_hertz", g.freq_hz)
+        add("jetson_gpu_frequency_min_hertz", g.min_freq_hz)
+        add("jetson_gpu_frequency_max_hertz", g.max_freq_hz)
+        for i, freq in enumerate(g.gpc_freq_hz):
+            add("jetson_gpu_gpc_frequency_hertz", freq, str(i))
+        if g.governor:
+            add("jetson_gpu_governor_info", 1.0, g.governor)
+        add("jetson_gpu_railgate_enabled", _b(g.railgate_enabled))
+        add("jetson_gpu_railgated", _b(g.railgated))
+        add("jetson_gpu_3d_scaling_enabled", _b(g.scaling_3d_enabled))
+
+    e = s.emc
+    if e is not None:
+        add("jetson_emc_frequency_hertz", e.freq_hz)
+        add("jetson_emc_frequency_min_hertz", e.min_freq_hz)
+        add("jetson_emc_frequency_max_hertz", e.max_freq_hz)
+        add("jetson_emc_utilization_ratio", e.utilization)
+
+    m = s.memory
+    if m is not None:
+        add("jetson_memory_total_bytes", m.total_bytes)
+        add("jetson_memory_used_bytes", m.used_bytes)
+        add("jetson_memory_free_bytes", m.free_bytes)
+        add("jetson_memory_available_bytes", m.available_bytes)
+        add("jetson_memory_buffers_bytes", m.buffers_bytes)
+        add("jetson_memory_cached_bytes", m.cached_bytes)
+        add("jetson_memory_gpu_shared_bytes", m.gpu_shared_bytes)
+        add("jetson_swap_total_bytes", m.swap_total_bytes)
+        add("jetson_swap_used_bytes", m.swap_used_bytes)
+        add("jetson_swap_cached_bytes", m.swap_cached_bytes)
+        add("jetson_memory_lfb_blocks", m.lfb_blocks)
+        add("jetson_memory_lfb_block_bytes", m.lfb_block_bytes)
+        add("jetson_memory_iram_total_bytes", m.iram_total_bytes)
+        add("jetson_memory_iram_used_bytes", m.iram_used_bytes)
+
+    for engine in s.engines:
+        add("jetson_engine_active", _b(engine.active), engine.name)
+        add("jetson_engine_frequency_hertz", engine.freq_hz, engine.name)
+        add("jetson_engine_utilization_ratio", engine.utilization, engine.name)
+        add("jetson_engine_active_seconds_total", c.engine_active_s.get(engine.name), engine.name)
+
+    for zone in s.thermal:
+        add("jetson_temperature_celsius", zone.temp_c, zone.name)
+    for zone in s.thermal:
+        for trip in zone.trips:
+            add("jetson_temperature_trip_point_celsius", trip.temp_c, zone.name, trip.kind)
+
+    for rail in s.rails:
+        add("jetson_power_watts", rail.power_w, rail.name)
+    for rail in s.rails:
+        add("jetson_voltage_volts", rail.voltage_v, rail.name)
+    for rail in s.rails:
+        add("jetson_current_amperes", rail.current_a, rail.name)
+    for rail in s.rails:
+        add("jetson_current_limit_amperes", rail.warn_current_a, rail.name, "warn")
+        add("jetson_current_limit_amperes", rail.crit_current_a, rail.name, "crit")
+        add("jetson_current_alarm", _b(rail.warn_alarm), rail.name, "warn")
+        add("jetson_current_alarm", _b(rail.crit_alarm), rail.name, "crit")
+    for rail in s.rails:
+        add("jetson_energy_joules_total", c.energy_j.get(rail.name), rail.name)
+    add("jetson_board_power_watts", s.board_power_w())
+    add("jetson_board_energy_joules_total", c.board_energy_j)
+
+    for fan in s.fans:
+        add("jetson_fan_speed_ratio", fan.speed_ratio, fan.name)
+        add("jetson_fan_rpm", fan.rpm, fan.name)
+
+    if s.power_mode is not None and s.power_mode.id is not None:
+        add("jetson_power_mode_info", 1.0, str(s.power_mode.id), s.power_mode.name or "")
+    add("jetson_clocks_enabled", _b(s.jetson_clocks))
+
+    add("jetson_exporter_build_info", 1.0, __version__, source, platform.python_version())
+    add("jetson_exporter_device_detected", _b(detected))
+    for h in sample.health:
+        add("jetson_exporter_collector_success", 1.0 if h.success else 0.0, h.name)
+        add("jetson_exporter_collector_duration_seconds", h.duration_s, h.name)
+        add("jetson_exporter_collector_errors_total", float(h.errors_total), h.name)
+    if sample.generation:
+        add("jetson_exporter_last_sample_timestamp_seconds", sample.timestamp)
+    return b.families()
+
+
+class _Families:
+    """The minimal collector interface the prometheus_client encoders need."""
+
+    def __init__(self, families: Sequence[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterator[Metric]:
+        return iter(self._families)
+
+
+class Renderer:
+    """Encodes the latest Sample on demand, once per (generation, format, compression)."""
+
+    def __init__(self, families_for: Callable[[Sample], Iterable[Metric]]) -> None:
+        self._families_for = families_for
+        self._lock = threading.Lock()
+        self._generation = -1
+        self._cache: Dict[Tuple[str, bool], bytes] = {}
+        self._families: Optional[List[Metric]] = None
+
+    def render(self, sample: Sample, accept: str, gzip_ok: bool) -> Tuple[bytes, str]:
+        encoder, content_type = choose_encoder(accept or "")
+        key = (content_type, gzip_ok)
+        with self._lock:
+            if sample.generation != self._generation:
+                self._generation = sample.generation
+                self._cache = {}
+                self._families = None
+            body = self._cache.get(key)
+            if body is None:
+                plain = self._cache.get((content_type, False))
+                if plain is None:
+                    if self._families is None:
+                        self._families = list(self._families_for(sample))
+                    plain = encoder(_Families(self._families))
+                    self._cache[(content_type, False)] = plain
+                body = gzip.compress(plain, compresslevel=1) if gzip_ok else plain
+                self._cache[key] = body
+        return body, content_type

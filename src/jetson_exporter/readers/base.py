@@ -1,0 +1,57 @@
+"""What every reader shares: discovery that is cached, redone periodically and on vanishing files."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Generic, List, Optional, TypeVar
+
+from jetson_exporter.paths import Paths
+from jetson_exporter.readers.files import Files
+from jetson_exporter.snapshot import Snapshot
+
+PlanT = TypeVar("PlanT")
+
+
+class Reader(Generic[PlanT]):
+    """Reads one subsystem into a partial Snapshot.
+
+    Discovery (listing directories, following links, reading labels and other static
+    attributes) is done once and kept as a *plan*; each `read()` then only opens the value
+    files. The plan is rebuilt every `rediscover_every` reads so that hot-plugged sensors
+    appear, and at once when a planned file has vanished.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    default_enabled: ClassVar[bool] = True
+    rediscover_every: int = 30
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self.files = Files()
+        self._plan: Optional[PlanT] = None
+        self._reads = 0
+        self._stale = False
+
+    @property
+    def errors(self) -> List[str]:
+        """Problems met during the last read (values that exist but could not be read)."""
+        return self.files.errors
+
+    def read(self) -> Snapshot:
+        self.files.reset()
+        if self._plan is None or self._stale or self._reads >= self.rediscover_every:
+            self._plan = self.discover()
+            self._reads = 0
+            self._stale = False
+            self.files.vanished = False  # discovery probes files that may legitimately be missing
+        self._reads += 1
+        part = self.sample(self._plan)
+        if self.files.vanished:
+            self._stale = True
+        return part
+
+    def discover(self) -> PlanT:
+        raise NotImplementedError
+
+    def sample(self, plan: PlanT) -> Snapshot:
+        raise NotImplementedError

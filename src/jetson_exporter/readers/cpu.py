@@ -1,0 +1,161 @@
+"""CPU cores: online state, clocks and governor per cpufreq policy, time counters from /proc/stat."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Dict, FrozenSet, List, Optional, Tuple
+
+from jetson_exporter.readers.base import Reader
+from jetson_exporter.readers.files import listdir
+from jetson_exporter.snapshot import CPU_MODES, CpuCore, Snapshot
+
+_CPU_DIR = re.compile(r"cpu(\d+)$")
+_CLK_TCK = float(os.sysconf("SC_CLK_TCK")) if hasattr(os, "sysconf") else 100.0
+
+
+def parse_cpu_list(text: str) -> List[int]:
+    """Kernel range list (`0-3,6,8-11`) to indices; garbage raises ValueError."""
+    cpus: List[int] = []
+    for part in text.strip().split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = part.split("-", 1)
+            cpus.extend(range(int(lo), int(hi) + 1))
+        else:
+            cpus.append(int(part))
+    return cpus
+
+
+def parse_proc_stat(text: str) -> Dict[int, Dict[str, float]]:
+    """Per-core cumulative seconds by mode from /proc/stat `cpuN` lines."""
+    result: Dict[int, Dict[str, float]] = {}
+    for line in text.splitlines():
+        if not line.startswith("cpu") or line.startswith("cpu "):
+            continue
+        fields = line.split()
+        try:
+            index = int(fields[0][3:])
+            values = [int(v) for v in fields[1 : 1 + len(CPU_MODES)]]
+        except (ValueError, IndexError):
+            continue
+        result[index] = {mode: v / _CLK_TCK for mode, v in zip(CPU_MODES, values)}
+    return result
+
+
+_Clocks = Tuple[Optional[float], Optional[float], Optional[float], Optional[str]]
+_NO_CLOCKS: _Clocks = (None, None, None, None)
+
+
+@dataclass(frozen=True)
+class _Policy:
+    directory: str
+    cpus: FrozenSet[int]
+    cur_file: str  # scaling_cur_freq, or cpuinfo_cur_freq where the former is missing
+
+
+@dataclass(frozen=True)
+class _Plan:
+    cpus: Tuple[int, ...]
+    policies: Tuple[_Policy, ...]
+    per_cpu_online: bool  # no global `online` file: read cpuN/online
+
+
+class CpuReader(Reader[_Plan]):
+    name = "cpu"
+    description = "per-core online state, frequency, governor and /proc/stat time"
+
+    def _cpu_root(self, *parts: str) -> str:
+        return self.paths.sys("devices", "system", "cpu", *parts)
+
+    def discover(self) -> _Plan:
+        cpus: List[int] = []
+        present = self.files.text(self._cpu_root("present")) or self.files.text(self._cpu_root("possible"))
+        if present:
+            try:
+                cpus = parse_cpu_list(present)
+            except ValueError:
+                self.files.errors.append(f"unexpected content in {self._cpu_root('present')}: {present[:40]!r}")
+        if not cpus:
+            cpus = sorted(int(m.group(1)) for m in map(_CPU_DIR.match, listdir(self._cpu_root())) if m)
+        policies: List[_Policy] = []
+        policy_root = self._cpu_root("cpufreq")
+        for entry in listdir(policy_root):
+            if not entry.startswith("policy"):
+                continue
+            directory = os.path.join(policy_root, entry)
+            related = self.files.text(os.path.join(directory, "related_cpus"))
+            try:
+                members = frozenset(int(c) for c in related.split()) if related else frozenset()
+            except ValueError:
+                continue
+            if members:
+                policies.append(_Policy(directory, members, self._cur_file(directory)))
+        if not policies:  # older kernels: one cpufreq directory per core
+            for cpu in cpus:
+                directory = self._cpu_root(f"cpu{cpu}", "cpufreq")
+                if os.path.isdir(directory):
+                    policies.append(_Policy(directory, frozenset({cpu}), self._cur_file(directory)))
+        per_cpu_online = not os.path.exists(self._cpu_root("online"))
+        return _Plan(tuple(cpus), tuple(policies), per_cpu_online)
+
+    @staticmethod
+    def _cur_file(directory: str) -> str:
+        scaling = os.path.join(directory, "scaling_cur_freq")
+        return scaling if os.path.exists(scaling) else os.path.join(directory, "cpuinfo_cur_freq")
+
+    def _online(self, plan: _Plan) -> FrozenSet[int]:
+        if not plan.per_cpu_online:
+            text = self.files.text(self._cpu_root("online"))
+            if text is not None:
+                try:
+                    return frozenset(parse_cpu_list(text))
+                except ValueError:
+                    self.files.errors.append(f"unexpected content in {self._cpu_root('online')}: {text[:40]!r}")
+        online = set()
+        for cpu in plan.cpus:
+            flag = self.files.text(self._cpu_root(f"cpu{cpu}", "online"))
+            if flag is None or flag == "1":  # cpu0 usually has no `online` file: it cannot go offline
+                online.add(cpu)
+        return frozenset(online)
+
+    def sample(self, plan: _Plan) -> Snapshot:
+        online = self._online(plan)
+        stat_text = self.files.text(self.paths.proc("stat"))
+        times = parse_proc_stat(stat_text) if stat_text else {}
+        clocks: Dict[int, _Clocks] = {}
+        for policy in plan.policies:
+            if not (policy.cpus & online):
+                continue  # offline cores have no usable cpufreq data
+            d = policy.directory
+            cur = self.files.integer(policy.cur_file)
+            lo = self.files.integer(os.path.join(d, "scaling_min_freq"))
+            hi = self.files.integer(os.path.join(d, "scaling_max_freq"))
+            governor = self.files.text(os.path.join(d, "scaling_governor"))
+            entry = (
+                cur * 1000.0 if cur is not None else None,
+                lo * 1000.0 if lo is not None else None,
+                hi * 1000.0 if hi is not None else None,
+                governor or None,
+            )
+            for cpu in policy.cpus:
+                clocks[cpu] = entry
+        cores = []
+        for cpu in plan.cpus:
+            is_online = cpu in online
+            freq_hz, min_hz, max_hz, gov = clocks.get(cpu, _NO_CLOCKS) if is_online else _NO_CLOCKS
+            cores.append(
+                CpuCore(
+                    index=cpu,
+                    online=is_online,
+                    freq_hz=freq_hz,
+                    min_freq_hz=min_hz,
+                    max_freq_hz=max_hz,
+                    governor=gov,
+                    times_s=times.get(cpu),
+                )
+            )
+        return Snapshot(cpus=tuple(cores))

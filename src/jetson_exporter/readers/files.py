@@ -1,0 +1,210 @@
+"""Reading sysfs/procfs/debugfs attribute files: fast, and honest about what failed.
+
+Reads use `os.open`/`os.read` directly: they are several times cheaper than `open()` and they
+surface EAGAIN as `OSError` (a text-mode read of an Orin `cv*-thermal` zone raises TypeError).
+
+Outcomes are sorted into two kinds:
+- *absent*: the file does not exist or the sensor is off (ENOENT, ENODEV, ENXIO, EAGAIN,
+  ENODATA, EINVAL). The value is simply not there; this is normal.
+- *errors*: permission denied, I/O errors, content that does not parse. The value is absent
+  too, and the error is recorded so that the collector reports failure and says why.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import List, Optional
+
+# errnos meaning "no value right now", not "something is wrong".
+_ABSENT = frozenset(
+    {errno.ENOENT, errno.ENOTDIR, errno.ENODEV, errno.ENXIO, errno.EAGAIN, errno.ENODATA, errno.EINVAL}
+)
+_CHUNK = 65536
+
+
+class ReadError(Exception):
+    """A file exists but could not be read or parsed; the message is one line for users."""
+
+
+def _describe(exc: OSError, path: str) -> str:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"permission denied reading {path}"
+    return f"cannot read {path}: {os.strerror(exc.errno or 0) or exc}"
+
+
+class _Absent(Exception):
+    def __init__(self, missing: bool) -> None:
+        super().__init__()
+        self.missing = missing  # the file is gone, not just empty-handed
+
+
+def _read_or_raise(path: str) -> bytes:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            raise _Absent(exc.errno in (errno.ENOENT, errno.ENOTDIR)) from None
+        raise ReadError(_describe(exc, path)) from exc
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) == _CHUNK:  # /proc/stat and friends can be larger than one read
+            parts = [data]
+            while True:
+                more = os.read(fd, _CHUNK)
+                if not more:
+                    break
+                parts.append(more)
+            data = b"".join(parts)
+        return data
+    except OSError as exc:
+        if exc.errno in _ABSENT:
+            raise _Absent(False) from None
+        raise ReadError(_describe(exc, path)) from exc
+    finally:
+        os.close(fd)
+
+
+def read_bytes(path: str) -> Optional[bytes]:
+    """Whole content of a file, None when absent; raises ReadError on real failures."""
+    try:
+        return _read_or_raise(path)
+    except _Absent:
+        return None
+
+
+def _clean(data: bytes) -> str:
+    return data.decode("utf-8", "replace").strip().strip("\x00").strip()
+
+
+def read_str(path: str) -> Optional[str]:
+    """Content as text without surrounding whitespace and device-tree NULs."""
+    data = read_bytes(path)
+    return None if data is None else _clean(data)
+
+
+def parse_int(text: str, path: str) -> int:
+    """First whitespace-separated token as an integer (some files say `32760 ma`)."""
+    token = text.split(None, 1)[0] if text else ""
+    try:
+        return int(token, 0) if token.startswith(("0x", "0X")) else int(token)
+    except ValueError:
+        raise ReadError(f"unexpected content in {path}: {text[:40]!r}") from None
+
+
+def parse_float(text: str, path: str) -> float:
+    token = text.split(None, 1)[0] if text else ""
+    try:
+        return float(token)
+    except ValueError:
+        raise ReadError(f"unexpected content in {path}: {text[:40]!r}") from None
+
+
+def listdir(path: str) -> List[str]:
+    """Sorted entries of a directory; empty when it is missing or unreadable."""
+    try:
+        return sorted(os.listdir(path))
+    except OSError:
+        return []
+
+
+def resolve_in_root(root: str, path: str) -> str:
+    """Follow symlinks in `path` as if `root` were `/` (absolute targets stay inside root).
+
+    `/etc/nvpmodel.conf` is an absolute symlink on JetPack 5+; read through `--path.rootfs` it
+    must resolve inside the mounted host root, not in the container.
+    """
+    root = os.path.abspath(root)
+    if root == "/":
+        return os.path.realpath(path)
+    rel = os.path.relpath(os.path.abspath(path), root)
+    if rel.startswith(".."):
+        return os.path.realpath(path)
+    current = root
+    todo = [p for p in rel.split(os.sep) if p not in ("", ".")]
+    hops = 0
+    while todo:
+        part = todo.pop(0)
+        if part == "..":
+            current = os.path.dirname(current) if current != root else root
+            continue
+        candidate = os.path.join(current, part)
+        try:
+            target = os.readlink(candidate)
+        except OSError:
+            current = candidate
+            continue
+        hops += 1
+        if hops > 40:
+            return candidate
+        if target.startswith("/"):
+            current = root
+        todo = [p for p in target.split("/") if p not in ("", ".")] + todo
+    return current
+
+
+class Files:
+    """File access for one reader, keeping what went wrong during one read.
+
+    `errors` lists values that exist but could not be read; `vanished` says that a file the
+    reader expected is gone (so its discovery should be redone).
+    """
+
+    def __init__(self) -> None:
+        self.errors: List[str] = []
+        self.vanished = False
+
+    def reset(self) -> None:
+        self.errors = []
+        self.vanished = False
+
+    def raw(self, path: str) -> Optional[bytes]:
+        try:
+            return _read_or_raise(path)
+        except _Absent as absent:
+            self.vanished = self.vanished or absent.missing
+        except ReadError as exc:
+            self.errors.append(str(exc))
+        return None
+
+    def text(self, path: str) -> Optional[str]:
+        data = self.raw(path)
+        return None if data is None else _clean(data)
+
+    def integer(self, path: str) -> Optional[int]:
+        text = self.text(path)
+        if text is None:
+            return None
+        try:
+            if not text:
+                raise ReadError(f"{path} is empty")
+            return parse_int(text, path)
+        except ReadError as exc:
+            self.errors.append(str(exc))
+            return None
+
+    def number(self, path: str) -> Optional[float]:
+        text = self.text(path)
+        if text is None:
+            return None
+        try:
+            if not text:
+                raise ReadError(f"{path} is empty")
+            return parse_float(text, path)
+        except ReadError as exc:
+            self.errors.append(str(exc))
+            return None
+
+    def privileged_integer(self, path: str) -> Optional[int]:
+        """An integer from a root-only file (debugfs): unreadable means unavailable, not failed."""
+        try:
+            text = read_str(path)
+        except ReadError:
+            return None
+        if not text:
+            return None
+        try:
+            return parse_int(text, path)
+        except ReadError as exc:
+            self.errors.append(str(exc))
+            return None

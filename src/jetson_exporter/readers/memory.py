@@ -1,0 +1,115 @@
+"""RAM, NvMap GPU allocations, swap, largest free block (buddyinfo) and IRAM (tegra210, root)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Dict, Optional, Tuple
+
+from jetson_exporter.readers.base import Reader
+from jetson_exporter.readers.files import read_str
+from jetson_exporter.snapshot import Memory, Snapshot
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def parse_meminfo(text: str) -> Dict[str, float]:
+    """`/proc/meminfo` to bytes by key (values are kB; keys without a unit are page counts, skipped)."""
+    result: Dict[str, float] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        fields = rest.split()
+        if len(fields) == 2 and fields[1] == "kB":
+            try:
+                result[key.strip()] = int(fields[0]) * 1024.0
+            except ValueError:
+                continue
+    return result
+
+
+def parse_buddyinfo(text: str, page_size: int = _PAGE_SIZE) -> Optional[Tuple[float, float]]:
+    """(free blocks, block bytes) at the highest order the allocator has, summed over zones."""
+    orders = None
+    total = 0
+    for line in text.splitlines():
+        fields = line.split()
+        if "zone" not in fields:
+            continue
+        counts = fields[fields.index("zone") + 2 :]
+        try:
+            values = [int(v) for v in counts]
+        except ValueError:
+            continue
+        if not values:
+            continue
+        orders = max(orders or 0, len(values))
+        if len(values) == orders:
+            total += values[-1]
+    if orders is None:
+        return None
+    return float(total), float(page_size * 2 ** (orders - 1))
+
+
+@dataclass(frozen=True)
+class _Plan:
+    iram_size: Optional[str]  # debugfs nvmap/iram/size, hex bytes, root only
+
+
+class MemoryReader(Reader[_Plan]):
+    name = "memory"
+    description = "RAM, GPU-shared (NvMap) memory, swap, largest free block and IRAM"
+
+    def discover(self) -> _Plan:
+        iram = self.paths.debug("nvmap", "iram", "size")
+        try:
+            readable = bool(read_str(iram))
+        except Exception:
+            readable = False
+        return _Plan(iram if readable else None)
+
+    def sample(self, plan: _Plan) -> Snapshot:
+        text = self.files.text(self.paths.proc("meminfo"))
+        if not text:
+            return Snapshot()
+        info = parse_meminfo(text)
+        total = info.get("MemTotal")
+        free = info.get("MemFree")
+        buffers = info.get("Buffers")
+        page_cache = info.get("Cached")
+        cached = None
+        if page_cache is not None:
+            cached = page_cache + info.get("SReclaimable", 0.0)
+        used = None
+        if None not in (total, free, buffers, page_cache):
+            used = max(total - free - buffers - page_cache, 0.0)  # type: ignore[operator]
+        swap_total = info.get("SwapTotal")
+        swap_free = info.get("SwapFree")
+        swap_used = swap_total - swap_free if swap_total is not None and swap_free is not None else None
+        lfb = None
+        buddy = self.files.text(self.paths.proc("buddyinfo"))
+        if buddy:
+            lfb = parse_buddyinfo(buddy)
+        iram_total = None
+        if plan.iram_size:
+            iram_text = read_str(plan.iram_size) or ""  # hexadecimal bytes, with or without 0x
+            try:
+                iram_total = int(iram_text, 16) if iram_text else None
+            except ValueError:
+                self.files.errors.append(f"unexpected content in {plan.iram_size}: {iram_text[:40]!r}")
+        return Snapshot(
+            memory=Memory(
+                total_bytes=total,
+                used_bytes=used,
+                free_bytes=free,
+                available_bytes=info.get("MemAvailable"),
+                buffers_bytes=buffers,
+                cached_bytes=cached,
+                gpu_shared_bytes=info.get("NvMapMemUsed"),
+                swap_total_bytes=swap_total,
+                swap_used_bytes=swap_used,
+                swap_cached_bytes=info.get("SwapCached"),
+                lfb_blocks=lfb[0] if lfb else None,
+                lfb_block_bytes=lfb[1] if lfb else None,
+                iram_total_bytes=float(iram_total) if iram_total is not None else None,
+            )
+        )

@@ -1,0 +1,222 @@
+"""HTTP serving: /metrics with content negotiation and gzip, health endpoints, TLS and basic auth.
+
+One thread per connection, TLS handshakes inside that thread (never in the accept loop), read
+timeouts on every socket: an idle or slow client holds only its own thread. Requests beyond
+`max_requests` in flight are answered 503 at once; connections beyond `max_connections` are
+closed at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import socket
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable, Dict, Optional, Tuple
+
+from jetson_exporter.webconfig import WebConfigWatcher
+
+log = logging.getLogger(__name__)
+
+# A route answers (status, body, content type); it may raise nothing.
+Route = Callable[["RequestContext"], Tuple[int, bytes, str]]
+# Paths answered without basic auth, so that probes work without credentials (they reveal nothing).
+UNAUTHENTICATED = frozenset({"/-/healthy", "/-/ready"})
+
+
+class RequestContext:
+    def __init__(self, handler: _Handler) -> None:
+        self.path = handler.path.split("?", 1)[0]
+        self.query = handler.path.split("?", 1)[1] if "?" in handler.path else ""
+        self.headers = handler.headers
+
+
+class MetricsApp:
+    """What the server serves; implemented by the exporter (see exporter.py)."""
+
+    def metrics(self, accept: str, gzip_ok: bool) -> Tuple[bytes, str, bool]:
+        raise NotImplementedError
+
+    def routes(self) -> Dict[str, Route]:
+        raise NotImplementedError
+
+
+def parse_listen_address(address: str) -> Tuple[str, int]:
+    """`:9998`, `0.0.0.0:9998`, `[::1]:9998`, `localhost:9998` -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"invalid listen address {address!r}: expected [host]:port such as :9998")
+    host = host.strip("[]")
+    return host, int(port)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ExporterServer
+    server_version = "jetson-exporter"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.settimeout(self.server.idle_timeout_s)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def _send(self, status: int, body: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in self.server.web.get().headers.items():
+            self.send_header(name, value)
+        for name, value in (extra or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _authorized(self, path: str) -> bool:
+        config = self.server.web.get()
+        if not config.auth or path in UNAUTHENTICATED:
+            return True
+        header = self.headers.get("Authorization", "")
+        if header.startswith("Basic "):
+            try:
+                user, _, password = base64.b64decode(header[6:], validate=True).decode("utf-8").partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                user, password = "", ""
+            if user and self.server.web.check_basic_auth(config, user, password):
+                return True
+        self._send(401, b"Unauthorized\n", "text/plain; charset=utf-8",
+                   {"WWW-Authenticate": 'Basic realm="jetson-exporter"'})
+        return False
+
+    def do_GET(self) -> None:
+        ctx = RequestContext(self)
+        if not self._authorized(ctx.path):
+            return
+        if ctx.path == self.server.metrics_path:
+            self._metrics()
+            return
+        route = self.server.routes.get(ctx.path)
+        if route is None:
+            self._send(404, b"Not Found\n", "text/plain; charset=utf-8")
+            return
+        status, body, content_type = route(ctx)
+        self._send(status, body, content_type, {"Cache-Control": "no-store"})
+
+    do_HEAD = do_GET
+
+    def _metrics(self) -> None:
+        srv = self.server
+        with srv.inflight_lock:
+            if srv.inflight >= srv.max_requests:
+                busy = True
+            else:
+                busy = False
+                srv.inflight += 1
+        if busy:
+            self._send(503, b"Too many concurrent scrapes\n", "text/plain; charset=utf-8")
+            return
+        try:
+            gzip_ok = "gzip" in self.headers.get("Accept-Encoding", "")
+            body, content_type, compressed = srv.app.metrics(self.headers.get("Accept", ""), gzip_ok)
+            extra = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if compressed else {}
+            self._send(200, body, content_type, extra)
+        finally:
+            with srv.inflight_lock:
+                srv.inflight -= 1
+
+
+class ExporterServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: Tuple[str, int],
+        app: MetricsApp,
+        web: WebConfigWatcher,
+        metrics_path: str = "/metrics",
+        max_requests: int = 40,
+        max_connections: int = 256,
+        idle_timeout_s: float = 30.0,
+    ) -> None:
+        host, _ = address
+        if ":" in host:
+            self.address_family = socket.AF_INET6
+        self.app = app
+        self.web = web
+        self.metrics_path = metrics_path
+        self.routes = app.routes()
+        self.max_requests = max_requests
+        self.max_connections = max_connections
+        self.idle_timeout_s = idle_timeout_s
+        self.inflight = 0
+        self.inflight_lock = threading.Lock()
+        self._connections = threading.BoundedSemaphore(max_connections)
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        if self.address_family == socket.AF_INET6:
+            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        if not self.server_address[0]:
+            # `:9998` means every address, IPv4 and IPv6 where the host has it.
+            if socket.has_ipv6:
+                try:
+                    self.socket.close()
+                    self.address_family = socket.AF_INET6
+                    self.socket = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+                    self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+                    self.server_address = ("::", self.server_address[1])
+                except OSError:
+                    self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    self.address_family = socket.AF_INET
+                    self.server_address = ("0.0.0.0", self.server_address[1])
+            else:
+                self.server_address = ("0.0.0.0", self.server_address[1])
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        super().server_bind()
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        if not self._connections.acquire(blocking=False):
+            self.shutdown_request(request)  # over the connection limit: close at once
+            return
+        try:
+            super().process_request(request, client_address)
+        except Exception:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+    def finish_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        ctx = self.web.get().ssl_context
+        if ctx is not None:
+            request.settimeout(self.idle_timeout_s)
+            try:
+                tls = ctx.wrap_socket(request, server_side=True)  # handshake in this thread
+            except (ssl.SSLError, OSError) as exc:
+                log.debug("TLS handshake with %s failed: %s", client_address, exc)
+                return
+            try:
+                super().finish_request(tls, client_address)
+            finally:
+                tls.close()  # the wrapper owns the connection now; the raw socket is detached
+            return
+        super().finish_request(request, client_address)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        log.debug("error serving %s", client_address, exc_info=True)

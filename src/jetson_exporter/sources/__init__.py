@@ -1,0 +1,1 @@
+"""Inputs that produce Snapshots: the device's own files (sysfs), a tegrastats stream, a jtop service."""
