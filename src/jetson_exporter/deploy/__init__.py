@@ -1,0 +1,1 @@
+"""Rendering of Kubernetes/KubeSphere manifests, alert rules and dashboards."""

@@ -1,0 +1,112 @@
+"""Exposition: names from the catalog, absent values absent, formats, caching per tick."""
+
+from __future__ import annotations
+
+import gzip
+
+from jetson_exporter.exposition import Renderer, build_families
+from jetson_exporter.sampler import Sampler
+from jetson_exporter.snapshot import CpuCore, Engine, Fan, Gpu, Memory, PowerMode, PowerRail, Snapshot, ThermalZone
+from testkit.core import FakeClock, FakeCollector, board_snapshot, parse_exposition
+
+OPENMETRICS = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+
+
+def _text(snapshot: Snapshot, ticks: int = 2) -> str:
+    clock = FakeClock()
+    sampler = Sampler([FakeCollector("all", snapshot)], clock=clock, wall_clock=lambda: 1.7e9)
+    for _ in range(ticks):
+        sampler.tick()
+        clock.advance(1.0)
+    renderer = Renderer(lambda s: build_families(s, source="sysfs", detected=True))
+    body, content_type = renderer.render(sampler.latest, "", False)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    return body.decode()
+
+
+def test_values_are_exported_in_si_units_under_their_catalog_names() -> None:
+    samples = parse_exposition(_text(board_snapshot(gpu_util=0.25, vdd_in_w=7.5, cpu_temp=51.5)))
+    assert samples["jetson_gpu_utilization_ratio"] == 0.25
+    assert samples["jetson_gpu_frequency_hertz"] == 918e6
+    assert samples['jetson_temperature_celsius{zone="cpu"}'] == 51.5
+    assert samples['jetson_power_watts{rail="VDD_IN"}'] == 7.5
+    assert samples["jetson_board_power_watts"] == 7.5
+    assert samples['jetson_energy_joules_total{rail="VDD_IN"}'] == 7.5  # 1 s at 7.5 W
+    assert samples["jetson_gpu_busy_seconds_total"] == 0.25
+    assert samples["jetson_exporter_device_detected"] == 1.0
+
+
+def test_unknown_values_are_absent_never_zero_or_sentinels() -> None:
+    snapshot = Snapshot(
+        cpus=(CpuCore(0, True, freq_hz=1.2e9), CpuCore(1, False)),
+        gpu=Gpu(name="gpu"),  # Thor: no load file
+        memory=Memory(total_bytes=8e9),
+        fans=(Fan("pwm-fan", speed_ratio=None, rpm=1200.0),),
+        rails=(PowerRail("VDD_GPU", power_w=None, voltage_v=5.0),),
+    )
+    text = _text(snapshot)
+    samples = parse_exposition(text)
+    assert "jetson_gpu_utilization_ratio" not in text
+    assert "jetson_gpu_busy_seconds_total" not in text
+    assert 'jetson_cpu_frequency_hertz{cpu="1"}' not in samples
+    assert samples['jetson_cpu_online{cpu="1"}'] == 0.0
+    assert "jetson_memory_used_bytes" not in text
+    assert "jetson_fan_speed_ratio" not in text
+    assert samples['jetson_fan_rpm{fan="pwm-fan"}'] == 1200.0
+    assert "jetson_power_watts" not in text
+    assert "jetson_energy_joules_total" not in text
+    assert "jetson_board_power_watts" not in text  # VDD_GPU alone is not the board input
+
+
+def test_info_metrics_carry_their_labels_with_value_one() -> None:
+    snapshot = Snapshot(power_mode=PowerMode(2, "MODE_30W"), engines=(Engine("NVENC", True, 1.15e9),))
+    samples = parse_exposition(_text(snapshot))
+    assert samples['jetson_power_mode_info{id="2",name="MODE_30W"}'] == 1.0
+    assert samples['jetson_engine_active{engine="NVENC"}'] == 1.0
+    assert samples['jetson_engine_active_seconds_total{engine="NVENC"}'] == 1.0
+    build = [k for k in samples if k.startswith("jetson_exporter_build_info{")]
+    assert len(build) == 1 and 'source="sysfs"' in build[0]
+
+
+def test_openmetrics_is_served_when_asked_for_and_ends_with_eof() -> None:
+    clock = FakeClock()
+    sampler = Sampler([FakeCollector("all", board_snapshot())], clock=clock)
+    sampler.tick()
+    renderer = Renderer(lambda s: build_families(s, source="sysfs", detected=True))
+    body, content_type = renderer.render(sampler.latest, OPENMETRICS, False)
+    assert content_type.startswith("application/openmetrics-text")
+    text = body.decode()
+    assert text.endswith("# EOF\n")
+    assert "# TYPE jetson_energy_joules counter" in text
+    assert "# UNIT jetson_energy_joules joules" in text
+    assert 'jetson_energy_joules_total{rail="VDD_IN"} 0.0' in text
+
+
+def test_rendering_is_cached_per_tick_and_gzip_round_trips() -> None:
+    calls = []
+
+    def families(sample):  # type: ignore[no-untyped-def]
+        calls.append(sample.generation)
+        return build_families(sample, source="sysfs", detected=None)
+
+    clock = FakeClock()
+    sampler = Sampler([FakeCollector("all", board_snapshot(), )], clock=clock)
+    sampler.tick()
+    renderer = Renderer(families)
+    plain, _ = renderer.render(sampler.latest, "", False)
+    zipped, _ = renderer.render(sampler.latest, "", True)
+    again, _ = renderer.render(sampler.latest, "", False)
+    assert calls == [1]
+    assert gzip.decompress(zipped) == plain == again
+    sampler.tick()
+    renderer.render(sampler.latest, "", False)
+    assert calls == [1, 2]
+
+
+def test_thermal_zone_names_and_trip_points() -> None:
+    from jetson_exporter.snapshot import TripPoint
+
+    zone = ThermalZone("tj", 61.0, (TripPoint("passive", 99.0), TripPoint("critical", 104.5)))
+    samples = parse_exposition(_text(Snapshot(thermal=(zone,))))
+    assert samples['jetson_temperature_trip_point_celsius{type="passive",zone="tj"}'] == 99.0
+    assert samples['jetson_temperature_trip_point_celsius{type="critical",zone="tj"}'] == 104.5

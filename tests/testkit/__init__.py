@@ -1,0 +1,1 @@
+"""Test helpers shared across the suite (importable because pytest puts tests/ on sys.path)."""
