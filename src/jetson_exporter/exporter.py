@@ -8,7 +8,7 @@ import logging
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from jetson_exporter import __version__
-from jetson_exporter.exposition import Renderer, build_families
+from jetson_exporter.exposition import Renderer, build_series
 from jetson_exporter.sampler import Collector, Sample, Sampler
 from jetson_exporter.server import MetricsApp, RequestContext, Route
 
@@ -30,7 +30,7 @@ class Exporter(MetricsApp):
         self._detect = detect or (lambda sample: None)
         self.sampler = Sampler(collectors, interval_s=interval_s, timeout_s=timeout_s)
         self.renderer = Renderer(
-            lambda sample: build_families(sample, source=source, detected=self._detect(sample))
+            lambda sample: build_series(sample, source=source, detected=self._detect(sample))
         )
 
     def latest(self) -> Sample:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import gzip
 
-from jetson_exporter.exposition import Renderer, build_families
+from prometheus_client.exposition import generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+
+from jetson_exporter.exposition import Encoder, Renderer, build_series, to_families
 from jetson_exporter.sampler import Sampler
 from jetson_exporter.snapshot import CpuCore, Engine, Fan, Gpu, Memory, PowerMode, PowerRail, Snapshot, ThermalZone
 from testkit.core import FakeClock, FakeCollector, board_snapshot, parse_exposition
@@ -18,7 +21,7 @@ def _text(snapshot: Snapshot, ticks: int = 2) -> str:
     for _ in range(ticks):
         sampler.tick()
         clock.advance(1.0)
-    renderer = Renderer(lambda s: build_families(s, source="sysfs", detected=True))
+    renderer = Renderer(lambda s: build_series(s, source="sysfs", detected=True))
     body, content_type = renderer.render(sampler.latest, "", False)
     assert content_type.startswith("text/plain; version=0.0.4")
     return body.decode()
@@ -72,7 +75,7 @@ def test_openmetrics_is_served_when_asked_for_and_ends_with_eof() -> None:
     clock = FakeClock()
     sampler = Sampler([FakeCollector("all", board_snapshot())], clock=clock)
     sampler.tick()
-    renderer = Renderer(lambda s: build_families(s, source="sysfs", detected=True))
+    renderer = Renderer(lambda s: build_series(s, source="sysfs", detected=True))
     body, content_type = renderer.render(sampler.latest, OPENMETRICS, False)
     assert content_type.startswith("application/openmetrics-text")
     text = body.decode()
@@ -87,7 +90,7 @@ def test_rendering_is_cached_per_tick_and_gzip_round_trips() -> None:
 
     def families(sample):  # type: ignore[no-untyped-def]
         calls.append(sample.generation)
-        return build_families(sample, source="sysfs", detected=None)
+        return build_series(sample, source="sysfs", detected=None)
 
     clock = FakeClock()
     sampler = Sampler([FakeCollector("all", board_snapshot(), )], clock=clock)
@@ -110,3 +113,34 @@ def test_thermal_zone_names_and_trip_points() -> None:
     samples = parse_exposition(_text(Snapshot(thermal=(zone,))))
     assert samples['jetson_temperature_trip_point_celsius{type="passive",zone="tj"}'] == 99.0
     assert samples['jetson_temperature_trip_point_celsius{type="critical",zone="tj"}'] == 104.5
+
+
+class _Registry:
+    def __init__(self, families):  # type: ignore[no-untyped-def]
+        self.families = families
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        return iter(self.families)
+
+
+def test_the_fast_encoder_writes_exactly_what_prometheus_client_writes() -> None:
+    snapshot = Snapshot(
+        cpus=(CpuCore(0, True, freq_hz=1.2e9, min_freq_hz=1.15e8, max_freq_hz=2.2016e9, governor="schedutil",
+                      times_s={"user": 123.45, "idle": 98765.4}),),
+        gpu=Gpu(utilization=0.123, freq_hz=3.06e8),
+        memory=Memory(total_bytes=6.58505728e10, used_bytes=1.8e10),
+        power_mode=PowerMode(0, 'we"ird\\na\nme'),  # escaping of quotes, backslashes, newlines
+        rails=(PowerRail("VDD_IN", power_w=4.067, voltage_v=5.08, current_a=0.8),),
+        thermal=(ThermalZone("cpu", -12.5),),
+    )
+    clock = FakeClock()
+    sampler = Sampler([FakeCollector("all", snapshot)], clock=clock, wall_clock=lambda: 1733253333.123)
+    sampler.tick()
+    clock.advance(1.0)
+    sampler.tick()
+    series = build_series(sampler.latest, source="sysfs", detected=True)
+    families = to_families(series)
+    encoder = Encoder()
+    for _ in range(2):  # second pass runs from the caches
+        assert encoder.encode(series, openmetrics=False) == generate_latest(_Registry(families))
+        assert encoder.encode(series, openmetrics=True) == generate_openmetrics(_Registry(families))

@@ -1,0 +1,265 @@
+"""Exporter core benchmark: whole-process CPU, scrape latency, memory, start-up, sampler tick cost.
+
+    .venv/bin/python bench/core.py --root tests/fixtures/agx-orin-jp6 [--duration 60] [--runs 3]
+
+Every figure comes from the running exporter process as users run it (`python -m jetson_exporter
+--root ...`): CPU from /proc/PID/stat (utime + stime), RSS from /proc/PID/status. Latency is
+measured by a client on a kept-alive connection, as Prometheus scrapes. Each figure is the median
+over `--runs` runs; the sampler tick and its floor (the same files read in a tight loop) are
+measured side by side in one process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Dict, List, Tuple
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "src"))
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+# A good scrape has the board identity (any fixture); `--marker` changes it for other roots.
+MARKER = b"jetson_info{"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    return float("nan")
+
+
+class Exporter:
+    def __init__(self, root: str, interval: str = "1s") -> None:
+        self.port = free_port()
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "jetson_exporter", "--root", root, "--sampler.interval", interval,
+             "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warn"],
+            env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
+        )
+        self.startup_s = self._wait_first_good_scrape()
+
+    def _wait_first_good_scrape(self) -> float:
+        deadline = time.perf_counter() + 30
+        while time.perf_counter() < deadline:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/metrics")
+                body = conn.getresponse().read()
+                conn.close()
+                if MARKER in body:
+                    return time.perf_counter() - self.started
+            except OSError:
+                pass
+            time.sleep(0.002)
+        raise RuntimeError("exporter did not serve a good scrape within 30 s")
+
+    def connection(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def scrape(conn: http.client.HTTPConnection) -> Tuple[float, int]:
+    start = time.perf_counter()
+    conn.request("GET", "/metrics", headers={"Accept-Encoding": "gzip"})
+    response = conn.getresponse()
+    response.read()
+    return time.perf_counter() - start, response.status
+
+
+def percentile(values: List[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    return ordered[index]
+
+
+def run_spaced(root: str, duration: float) -> Dict[str, float]:
+    """1 Hz sampling and one scrape per second for `duration`: CPU, latency, RSS."""
+    exp = Exporter(root)
+    try:
+        conn = exp.connection()
+        scrape(conn)  # warm the connection
+        cpu0 = cpu_seconds(exp.proc.pid)
+        t0 = time.perf_counter()
+        latencies = []
+        n = 0
+        while time.perf_counter() - t0 < duration:
+            n += 1
+            latency, status = scrape(conn)
+            assert status == 200
+            latencies.append(latency)
+            next_at = t0 + n
+            time.sleep(max(0.0, next_at - time.perf_counter()))
+        cpu = cpu_seconds(exp.proc.pid) - cpu0
+        elapsed = time.perf_counter() - t0
+        return {
+            "startup_s": exp.startup_s,
+            "cpu_s_per_60s": cpu * 60.0 / elapsed,
+            "scrape_median_ms": statistics.median(latencies) * 1000,
+            "scrape_p99_ms": percentile(latencies, 0.99) * 1000,
+            "scrapes": float(len(latencies)),
+            "rss_mb": rss_mb(exp.proc.pid),
+        }
+    finally:
+        exp.stop()
+
+
+def run_concurrency(root: str, clients: int = 50) -> Dict[str, float]:
+    exp = Exporter(root)
+    try:
+        barrier = threading.Barrier(clients)
+        statuses: List[int] = []
+        latencies: List[float] = []
+        lock = threading.Lock()
+
+        def one() -> None:
+            conn = exp.connection()
+            barrier.wait()
+            latency, status = scrape(conn)
+            with lock:
+                statuses.append(status)
+                latencies.append(latency)
+            conn.close()
+
+        threads = [threading.Thread(target=one) for _ in range(clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"concurrent_ok": float(statuses.count(200)), "concurrent_max_ms": max(latencies) * 1000}
+    finally:
+        exp.stop()
+
+
+def run_memory(root: str, scrapes: int = 10_000) -> Dict[str, float]:
+    """Back-to-back scrapes with 1 Hz sampling: RSS must stay flat."""
+    exp = Exporter(root)
+    try:
+        conn = exp.connection()
+        for _ in range(100):
+            scrape(conn)
+        rss_start = rss_mb(exp.proc.pid)
+        checkpoints = []
+        latencies = []
+        for i in range(scrapes):
+            latency, _ = scrape(conn)
+            latencies.append(latency)
+            if (i + 1) % 2000 == 0:
+                checkpoints.append(rss_mb(exp.proc.pid))
+        return {
+            "rss_start_mb": rss_start,
+            "rss_end_mb": checkpoints[-1],
+            "rss_max_mb": max(checkpoints),
+            "back_to_back_median_ms": statistics.median(latencies) * 1000,
+        }
+    finally:
+        exp.stop()
+
+
+def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
+    """In-process: a sampler tick over all readers, and the floor of reading the same files."""
+    from jetson_exporter.cli import READERS
+    from jetson_exporter.paths import Paths
+    from jetson_exporter.sampler import Sampler
+    from jetson_exporter.sources.sysfs import make_readers
+
+    readers = make_readers(Paths.under(root), list(READERS))
+    sampler = Sampler(readers)
+    sampler.tick()
+    opened: List[str] = []
+    real_open = os.open
+
+    def recording_open(path, flags, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    os.open = recording_open  # type: ignore[assignment]
+    try:
+        sampler.tick()
+    finally:
+        os.open = real_open  # type: ignore[assignment]
+    files = list(opened)
+
+    def floor_once() -> None:
+        for path in files:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.read(fd, 65536)
+            finally:
+                os.close(fd)
+
+    tick_times, floor_times = [], []
+    for _ in range(ticks):  # interleaved, so both see the same machine state
+        t = time.process_time()
+        sampler.tick()
+        tick_times.append(time.process_time() - t)
+        t = time.process_time()
+        floor_once()
+        floor_times.append(time.process_time() - t)
+    tick = statistics.median(tick_times)
+    floor = statistics.median(floor_times)
+    return {"files_per_tick": float(len(files)), "tick_ms": tick * 1000, "floor_ms": floor * 1000,
+            "tick_over_floor": tick / floor if floor else float("nan")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--root", default=os.path.join(ROOT, "tests", "fixtures", "agx-orin-jp6"))
+    parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--scrapes", type=int, default=10_000)
+    parser.add_argument("--marker", default="jetson_info{", help="text a good scrape contains")
+    args = parser.parse_args()
+    global MARKER
+    MARKER = args.marker.encode()
+    results: Dict[str, List[float]] = {}
+
+    def record(values: Dict[str, float]) -> None:
+        for key, value in values.items():
+            results.setdefault(key, []).append(value)
+
+    for _ in range(args.runs):
+        record(run_spaced(args.root, args.duration))
+        record(run_concurrency(args.root))
+    record(run_memory(args.root, args.scrapes))
+    record(run_tick(args.root))
+    medians = {key: statistics.median(values) for key, values in results.items()}
+    print("| figure | median | runs |")
+    print("|---|---|---|")
+    for key, value in medians.items():
+        print(f"| {key} | {value:.3f} | {len(results[key])} |")
+    print(json.dumps({"medians": medians, "all": results}, indent=1), file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
