@@ -95,7 +95,7 @@ def scrape(conn: http.client.HTTPConnection) -> Tuple[float, int]:
 
 def percentile(values: List[float], q: float) -> float:
     ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
     return ordered[index]
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import gzip
 import platform
 import threading
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterable, List, Optional, Tuple, Union, cast
 
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.utils import floatToGoString
+from prometheus_client.utils import floatToGoString as _untyped_float_to_go_string
 
 from jetson_exporter import __version__
 from jetson_exporter.catalog import BY_NAME, COUNTER
@@ -187,6 +187,10 @@ def build_families(sample: Sample, *, source: str, detected: Optional[bool]) -> 
     return to_families(build_series(sample, source=source, detected=detected))
 
 
+# Value formatting stays the library's (Go-style exponents), so output matches it exactly.
+_format_value = cast(Callable[[float], str], _untyped_float_to_go_string)
+
+
 def _escape_label(value: str) -> str:
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
@@ -241,7 +245,7 @@ class Encoder:
             append(self._header(openmetrics, spec))
             for label_values, value in samples:
                 append(self._prefix(openmetrics, spec, label_values))
-                append(floatToGoString(value))
+                append(_format_value(value))
                 append("\n")
         if openmetrics:
             append("# EOF\n")
