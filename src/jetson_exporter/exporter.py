@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import html
 import json
 import logging
+import threading
 from typing import Callable, Dict, Optional, Sequence, Tuple
 
 from jetson_exporter import __version__
 from jetson_exporter.exposition import Renderer, build_series
 from jetson_exporter.sampler import Collector, Sample, Sampler
 from jetson_exporter.server import MetricsApp, RequestContext, Route
+from jetson_exporter.view import livepage
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,8 @@ class Exporter(MetricsApp):
         self.metrics_path = metrics_path
         self._detect = detect or (lambda sample: None)
         self.sampler = Sampler(collectors, interval_s=interval_s, timeout_s=timeout_s)
+        self._json_lock = threading.Lock()
+        self._json: Tuple[int, bytes] = (-1, b"")
         self.renderer = Renderer(
             lambda sample: build_series(sample, source=source, detected=self._detect(sample))
         )
@@ -51,11 +54,21 @@ class Exporter(MetricsApp):
 
     def routes(self) -> Dict[str, Route]:
         return {
-            "/": self._landing,
+            "/": lambda ctx: (200, livepage.page(), "text/html; charset=utf-8"),
+            "/api/v1/snapshot": self._snapshot,
             "/-/healthy": lambda ctx: (200, b"OK\n", "text/plain; charset=utf-8"),
             "/-/ready": self._ready,
             "/api/v1/status": self._status,
         }
+
+    def _snapshot(self, ctx: RequestContext) -> Tuple[int, bytes, str]:
+        sample = self.latest()
+        with self._json_lock:
+            if self._json[0] != sample.generation:
+                document = livepage.snapshot_document(sample, self.source, self._detect(sample))
+                self._json = (sample.generation, json.dumps(document, allow_nan=False, default=str).encode())
+            body = self._json[1]
+        return 200, body, "application/json"
 
     def _ready(self, ctx: RequestContext) -> Tuple[int, bytes, str]:
         if self.sampler.latest.generation == 0:
@@ -76,21 +89,3 @@ class Exporter(MetricsApp):
             ],
         }
         return 200, json.dumps(body, indent=2).encode() + b"\n", "application/json"
-
-    def _landing(self, ctx: RequestContext) -> Tuple[int, bytes, str]:
-        sample = self.latest()
-        rows = "".join(
-            f"<tr><td>{html.escape(h.name)}</td><td>{'ok' if h.success else 'failed'}</td>"
-            f"<td>{html.escape(h.last_error or '')}</td></tr>"
-            for h in sample.health
-        )
-        page = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>jetson-exporter</title>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'></head><body>"
-            f"<h1>jetson-exporter {html.escape(__version__)}</h1>"
-            f"<p><a href='{html.escape(self.metrics_path)}'>Metrics</a> · <a href='/api/v1/status'>Status</a> · "
-            "<a href='/-/healthy'>Healthy</a> · <a href='/-/ready'>Ready</a></p>"
-            f"<table><tr><th>collector</th><th>state</th><th>last error</th></tr>{rows}</table>"
-            "</body></html>"
-        )
-        return 200, page.encode(), "text/html; charset=utf-8"

@@ -1,0 +1,1 @@
+"""Views: the live page on every exporter, the terminal fleet view, dashboards."""
