@@ -43,3 +43,13 @@ PRESETS: Dict[str, Dict[str, object]] = {
         "prometheus": "kube-prometheus-stack-prometheus",
     },
 }
+
+# -- push mode (a Prometheus agent beside the exporter) -------------------------------------------
+AGENT_CONTAINER = "prometheus-agent"
+AGENT_CONFIGMAP = f"{NAME}-agent"  # holds the agent's prometheus.yml
+AGENT_PORT = 9997  # the agent's own web port, bound to 127.0.0.1 only
+AGENT_WAL_HOST_PATH = f"/var/lib/{NAME}/agent-wal"  # on the node, so a link outage loses nothing
+REMOTE_WRITE_SECRET = f"{NAME}-remote-write"  # created by the user: password / token / ca.crt / tls.*
+
+# KubeSphere's node-exporter DaemonSet, which the edge patch targets (Prometheus objects: PRESETS).
+KUBESPHERE_NODE_EXPORTER = "node-exporter"
