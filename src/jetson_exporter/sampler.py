@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
-from jetson_exporter.snapshot import Snapshot, derive_jetson_clocks
+from jetson_exporter.snapshot import CpuCore, Snapshot, derive_jetson_clocks
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +62,20 @@ class Sample:
 
 
 EMPTY_SAMPLE = Sample(Snapshot(), Counters(), (), 0.0, 0)
+
+
+_SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
+
+
+def merge_parts(parts: Sequence[Snapshot]) -> Snapshot:
+    """One Snapshot from the collectors' partial ones; a later part wins where both set a field."""
+    values: Dict[str, object] = {}
+    for part in parts:
+        for name in _SNAPSHOT_FIELDS:
+            value = getattr(part, name)
+            if value is not None and value != ():
+                values[name] = value
+    return Snapshot(**values)  # type: ignore[arg-type]
 
 
 def cpu_utilization(prev: Optional[Mapping[str, float]], cur: Optional[Mapping[str, float]]) -> Optional[float]:
@@ -142,7 +156,7 @@ class Sampler:
 
     def tick(self, token: Optional[int] = None) -> Optional[Sample]:
         """Read every collector once and publish a Sample (None if this thread was abandoned)."""
-        merged = Snapshot()
+        parts: List[Snapshot] = []
         health: List[CollectorHealth] = []
         for collector in self.collectors:
             name = collector.name
@@ -172,9 +186,9 @@ class Sampler:
                     return None
                 self._busy = None
             if part is not None:
-                merged = merged.merge(part)
+                parts.append(part)
             health.append(self._health(name, error is None and part is not None, duration, error))
-        return self._publish(merged, health)
+        return self._publish(merge_parts(parts), health)
 
     def _health(self, name: str, success: bool, duration: float, error: Optional[str]) -> CollectorHealth:
         if error is not None:
@@ -206,7 +220,8 @@ class Sampler:
             if core.utilization is None and core.times_s is not None:
                 util = cpu_utilization(self._prev_cpu_times.get(core.index), core.times_s) if core.online else None
                 if util is not None:
-                    core = replace(core, utilization=util)
+                    # A plain constructor call: dataclasses.replace() costs several times more, 12x a tick.
+                    core = CpuCore(**{**core.__dict__, "utilization": util})
                     changed = True
             cpus.append(core)
         self._prev_cpu_times = {c.index: c.times_s for c in snapshot.cpus if c.times_s is not None}
