@@ -17,7 +17,8 @@ class Reader(Generic[PlanT]):
     Discovery (listing directories, following links, reading labels and other static
     attributes) is done once and kept as a *plan*; each `read()` then only opens the value
     files. The plan is rebuilt every `rediscover_every` reads so that hot-plugged sensors
-    appear, and at once when a planned file has vanished.
+    appear, at once when a planned file has vanished, and on the next read when discovery met
+    an unreadable file (so that the error stays visible, and clears, while the problem lasts).
     """
 
     name: ClassVar[str]
@@ -39,14 +40,16 @@ class Reader(Generic[PlanT]):
 
     def read(self) -> Snapshot:
         self.files.reset()
+        discovery_failed = False
         if self._plan is None or self._stale or self._reads >= self.rediscover_every:
             self._plan = self.discover()
             self._reads = 0
             self._stale = False
             self.files.vanished = False  # discovery probes files that may legitimately be missing
+            discovery_failed = bool(self.files.errors)
         self._reads += 1
         part = self.sample(self._plan)
-        if self.files.vanished:
+        if self.files.vanished or discovery_failed:
             self._stale = True
         return part
 

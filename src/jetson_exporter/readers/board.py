@@ -6,7 +6,6 @@ import re
 from typing import Optional, Tuple
 
 from jetson_exporter.readers.base import Reader
-from jetson_exporter.readers.files import read_bytes, read_str
 from jetson_exporter.snapshot import BoardInfo, Snapshot
 
 _RELEASE = re.compile(r"#\s*R(\d+)\s*\(release\),\s*REVISION:\s*(\d+(?:\.\d+)*)")
@@ -83,11 +82,16 @@ class BoardReader(Reader[BoardInfo]):
     def discover(self) -> BoardInfo:
         p = self.paths
         l4t = None
-        release = read_str(p.root("etc", "nv_tegra_release"))
-        if release:
+        # Through self.files: an unreadable release file is an error, and the rest of the
+        # identity (model, compatible, serial) is still read.
+        release_file = p.root("etc", "nv_tegra_release")
+        release = self.files.text(release_file)
+        if release is not None:
             l4t = parse_nv_tegra_release(release)
+            if l4t is None:
+                self.files.errors.append(f"unexpected content in {release_file}: {release[:40]!r}")
         if l4t is None:
-            status = read_bytes(p.root("var", "lib", "dpkg", "status"))
+            status = self.files.raw(p.root("var", "lib", "dpkg", "status"))
             if status:
                 m = _DPKG_L4T_CORE.search(status.decode("utf-8", "replace"))
                 if m:

@@ -62,6 +62,7 @@ class _Plan:
     cpus: Tuple[int, ...]
     policies: Tuple[_Policy, ...]
     per_cpu_online: bool  # no global `online` file: read cpuN/online
+    online_files: FrozenSet[int]  # cores with a cpuN/online file (cpu0 usually has none: always online)
 
 
 class CpuReader(Reader[_Plan]):
@@ -100,32 +101,49 @@ class CpuReader(Reader[_Plan]):
                 if os.path.isdir(directory):
                     policies.append(_Policy(directory, frozenset({cpu}), self._cur_file(directory)))
         per_cpu_online = not os.path.exists(self._cpu_root("online"))
-        return _Plan(tuple(cpus), tuple(policies), per_cpu_online)
+        online_files = frozenset(c for c in cpus if os.path.exists(self._cpu_root(f"cpu{c}", "online")))
+        return _Plan(tuple(cpus), tuple(policies), per_cpu_online, online_files)
 
     @staticmethod
     def _cur_file(directory: str) -> str:
         scaling = os.path.join(directory, "scaling_cur_freq")
         return scaling if os.path.exists(scaling) else os.path.join(directory, "cpuinfo_cur_freq")
 
-    def _online(self, plan: _Plan) -> FrozenSet[int]:
+    def _online(self, plan: _Plan) -> Tuple[FrozenSet[int], FrozenSet[int]]:
+        """(online cores, cores whose state could not be read)."""
         if not plan.per_cpu_online:
-            text = self.files.text(self._cpu_root("online"))
-            if text is not None:
+            path = self._cpu_root("online")
+            text = self.files.text(path)
+            if text:
                 try:
-                    return frozenset(parse_cpu_list(text))
+                    return frozenset(parse_cpu_list(text)), frozenset()
                 except ValueError:
-                    self.files.errors.append(f"unexpected content in {self._cpu_root('online')}: {text[:40]!r}")
+                    pass
+            if text is not None:  # cpu0 is always online, so an empty list is as broken as garbage
+                self.files.errors.append(f"unexpected content in {path}: {text[:40]!r}")
         online = set()
+        unknown = set()
         for cpu in plan.cpus:
-            flag = self.files.text(self._cpu_root(f"cpu{cpu}", "online"))
-            if flag is None or flag == "1":  # cpu0 usually has no `online` file: it cannot go offline
+            if cpu not in plan.online_files:
+                online.add(cpu)  # a core without an `online` file cannot be switched off
+                continue
+            path = self._cpu_root(f"cpu{cpu}", "online")
+            flag = self.files.text(path)
+            if flag == "1":
                 online.add(cpu)
-        return frozenset(online)
+            elif flag != "0":
+                unknown.add(cpu)  # unreadable: neither state is known, so the core is left out
+                if flag is not None:
+                    self.files.errors.append(f"unexpected content in {path}: {flag[:40]!r}")
+        return frozenset(online), frozenset(unknown)
 
     def sample(self, plan: _Plan) -> Snapshot:
-        online = self._online(plan)
-        stat_text = self.files.text(self.paths.proc("stat"))
+        online, unknown = self._online(plan)
+        stat_path = self.paths.proc("stat")
+        stat_text = self.files.text(stat_path)
         times = parse_proc_stat(stat_text) if stat_text else {}
+        if stat_text is not None and not times:  # every /proc/stat has cpuN lines for online cores
+            self.files.errors.append(f"unexpected content in {stat_path}: {stat_text[:40]!r}")
         clocks: Dict[int, _Clocks] = {}
         for policy in plan.policies:
             if not (policy.cpus & online):
@@ -145,6 +163,8 @@ class CpuReader(Reader[_Plan]):
                 clocks[cpu] = entry
         cores = []
         for cpu in plan.cpus:
+            if cpu in unknown:
+                continue
             is_online = cpu in online
             freq_hz, min_hz, max_hz, gov = clocks.get(cpu, _NO_CLOCKS) if is_online else _NO_CLOCKS
             cores.append(

@@ -19,7 +19,7 @@ _NO_LIMIT = 2**64 - 1
 
 @dataclass(frozen=True)
 class _Clock:
-    enable_count: str
+    enable_count: Optional[str]  # where the clock directory has one
     rate: str
 
 
@@ -39,7 +39,8 @@ class EnginesReader(Reader[_Plan]):
             if "." in entry or not _ENGINE_CLOCK.match(entry):
                 continue  # dotted entries are sub-clocks (nvdec.buf), not engines
             directory = os.path.join(root, entry)
-            clock = _Clock(os.path.join(directory, "clk_enable_count"), os.path.join(directory, "clk_rate"))
+            count_file = os.path.join(directory, "clk_enable_count")
+            clock = _Clock(count_file if os.path.exists(count_file) else None, os.path.join(directory, "clk_rate"))
             try:
                 if read_str(clock.rate) is None:
                     continue
@@ -59,7 +60,7 @@ class EnginesReader(Reader[_Plan]):
             active: Optional[bool] = None
             freq = None
             for i, clock in enumerate(clocks):
-                count = self.files.privileged_integer(clock.enable_count)
+                count = self.files.privileged_integer(clock.enable_count) if clock.enable_count else None
                 rate = self.files.privileged_integer(clock.rate)
                 if i == 0 and rate is not None and rate != _NO_LIMIT:
                     freq = float(rate)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from jetson_exporter.readers.base import Reader
-from jetson_exporter.readers.files import listdir, read_str
+from jetson_exporter.readers.files import listdir
 from jetson_exporter.snapshot import Fan, Snapshot
 
 PWM_MAX = 255.0
@@ -44,7 +44,7 @@ class FanReader(Reader[_Plan]):
         root = self.paths.sys("class", "hwmon")
         for entry in listdir(root):
             hwmon = os.path.join(root, entry)
-            chip = read_str(os.path.join(hwmon, "name"))
+            chip = self.files.text(os.path.join(hwmon, "name"))  # unreadable: an error, not a crash
             # hwmon numbers change across boots; the parent device's name does not.
             device = os.path.basename(os.path.realpath(os.path.join(hwmon, "device")))
             if chip == "pwmfan":

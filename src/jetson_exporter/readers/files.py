@@ -195,12 +195,22 @@ class Files:
             self.errors.append(str(exc))
             return None
 
+    def privileged_text(self, path: str) -> Optional[str]:
+        """Text of a root-only file (debugfs): unreadable means unavailable, not failed.
+
+        A missing file still counts as vanished, so that the reader's discovery is redone.
+        """
+        try:
+            return _clean(_read_or_raise(path))
+        except _Absent as absent:
+            self.vanished = self.vanished or absent.missing
+        except ReadError:
+            pass
+        return None
+
     def privileged_integer(self, path: str) -> Optional[int]:
         """An integer from a root-only file (debugfs): unreadable means unavailable, not failed."""
-        try:
-            text = read_str(path)
-        except ReadError:
-            return None
+        text = self.privileged_text(path)
         if not text:
             return None
         try:

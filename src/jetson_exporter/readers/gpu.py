@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from jetson_exporter.readers.base import Reader
-from jetson_exporter.readers.files import listdir, read_str
+from jetson_exporter.readers.files import listdir
 from jetson_exporter.snapshot import Gpu, Snapshot
 
 # Device-tree node names of Jetson GPUs (TX2, Xavier, Orin JP5, Thor); Nano and Orin JP6 say "gpu".
@@ -48,7 +48,9 @@ class GpuReader(Reader[Optional[_Plan]]):
         for entry in listdir(root):
             link = os.path.join(root, entry)
             device = os.path.realpath(os.path.join(link, "device"))
-            node = read_str(os.path.join(device, "of_node", "name"))
+            # Through self.files: an unreadable name is an error, not a crash of discovery
+            # (a missing one is normal: Thor's GPU has no device-tree node).
+            node = self.files.text(os.path.join(device, "of_node", "name"))
             if not is_gpu(entry, node):
                 continue
             gpc = _THOR_GPC.match(entry)

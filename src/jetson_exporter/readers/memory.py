@@ -68,10 +68,14 @@ class MemoryReader(Reader[_Plan]):
         return _Plan(iram if readable else None)
 
     def sample(self, plan: _Plan) -> Snapshot:
-        text = self.files.text(self.paths.proc("meminfo"))
-        if not text:
+        meminfo = self.paths.proc("meminfo")
+        text = self.files.text(meminfo)
+        if text is None:
             return Snapshot()
         info = parse_meminfo(text)
+        if "MemTotal" not in info:  # empty or not meminfo at all: nothing in it can be trusted
+            self.files.errors.append(f"unexpected content in {meminfo}: {text[:40]!r}")
+            return Snapshot()
         total = info.get("MemTotal")
         free = info.get("MemFree")
         buffers = info.get("Buffers")
@@ -86,16 +90,21 @@ class MemoryReader(Reader[_Plan]):
         swap_free = info.get("SwapFree")
         swap_used = swap_total - swap_free if swap_total is not None and swap_free is not None else None
         lfb = None
-        buddy = self.files.text(self.paths.proc("buddyinfo"))
-        if buddy:
+        buddyinfo = self.paths.proc("buddyinfo")
+        buddy = self.files.text(buddyinfo)
+        if buddy is not None:
             lfb = parse_buddyinfo(buddy)
+            if lfb is None:
+                self.files.errors.append(f"unexpected content in {buddyinfo}: {buddy[:40]!r}")
         iram_total = None
         if plan.iram_size:
-            iram_text = read_str(plan.iram_size) or ""  # hexadecimal bytes, with or without 0x
-            try:
-                iram_total = int(iram_text, 16) if iram_text else None
-            except ValueError:
-                self.files.errors.append(f"unexpected content in {plan.iram_size}: {iram_text[:40]!r}")
+            # Hexadecimal bytes, with or without 0x; root-only, so unreadable means unavailable.
+            iram_text = self.files.privileged_text(plan.iram_size)
+            if iram_text:
+                try:
+                    iram_total = int(iram_text, 16)
+                except ValueError:
+                    self.files.errors.append(f"unexpected content in {plan.iram_size}: {iram_text[:40]!r}")
         return Snapshot(
             memory=Memory(
                 total_bytes=total,

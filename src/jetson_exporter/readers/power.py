@@ -21,7 +21,7 @@ _SKIP_LABELS = frozenset({"NC", "sum of shunt voltages"})
 @dataclass(frozen=True)
 class _Channel:
     name: str
-    voltage: str  # mV
+    voltage: Optional[str]  # mV, where the channel has it
     current: str  # mA
     power: Optional[str]  # mW (IIO) or uW (INA238), where the chip reports power itself
     power_scale: float  # to watts
@@ -66,7 +66,7 @@ class PowerReader(Reader[_Plan]):
             channels.append(
                 _Channel(
                     name=label,
-                    voltage=os.path.join(hwmon, f"in{n}_input"),
+                    voltage=self._existing(os.path.join(hwmon, f"in{n}_input")),
                     current=current,
                     power=None,
                     power_scale=1e-6,
@@ -91,7 +91,7 @@ class PowerReader(Reader[_Plan]):
             channels.append(
                 _Channel(
                     name=label,
-                    voltage=os.path.join(iio, f"in_voltage{n}_input"),
+                    voltage=self._existing(os.path.join(iio, f"in_voltage{n}_input")),
                     current=os.path.join(iio, f"in_current{n}_input"),
                     power=self._existing(os.path.join(iio, f"in_power{n}_input")),
                     power_scale=1e-3,
@@ -176,7 +176,7 @@ class PowerReader(Reader[_Plan]):
     def sample(self, plan: _Plan) -> Snapshot:
         rails = []
         for ch in plan.channels:
-            volts = self.files.integer(ch.voltage)
+            volts = self.files.integer(ch.voltage) if ch.voltage else None
             amps = self.files.integer(ch.current)
             scale = 1e-6 if ch.supply else 1e-3
             voltage_v = volts * scale if volts is not None else None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from typing import Dict, Optional
 
 from jetson_exporter.readers.base import Reader
-from jetson_exporter.readers.files import read_str, resolve_in_root
+from jetson_exporter.readers.files import resolve_in_root
 from jetson_exporter.snapshot import PowerMode, Snapshot
 
 _POWER_MODEL = re.compile(r"<\s*POWER_MODEL\s+ID\s*=\s*(\d+)\s+NAME\s*=\s*([^\s>]+)\s*>")
@@ -27,7 +28,7 @@ def parse_status(text: str) -> Optional[int]:
 
 @dataclass(frozen=True)
 class _Plan:
-    status: str
+    status: Optional[str]  # None until nvpmodel has written its status file
     names: Dict[int, str]
 
 
@@ -39,16 +40,17 @@ class PowerModeReader(Reader[_Plan]):
         conf = resolve_in_root(self.paths.rootfs, self.paths.root("etc", "nvpmodel.conf"))
         text = self.files.text(conf) if conf else None
         names = parse_nvpmodel_conf(text) if text else {}
-        return _Plan(self.paths.root("var", "lib", "nvpmodel", "status"), names)
+        status = self.paths.root("var", "lib", "nvpmodel", "status")
+        # Missing: nvpmodel has never run here and the mode is unknown; periodic rediscovery
+        # notices when it appears.
+        return _Plan(status if os.path.exists(status) else None, names)
 
     def sample(self, plan: _Plan) -> Snapshot:
-        try:
-            text = read_str(plan.status)
-        except Exception as exc:
-            self.files.errors.append(str(exc))
+        if plan.status is None:
             return Snapshot()
-        if not text:
-            return Snapshot()  # nvpmodel has never run on this board: the mode is unknown
+        text = self.files.text(plan.status)
+        if text is None:
+            return Snapshot()
         mode_id = parse_status(text)
         if mode_id is None:
             self.files.errors.append(f"unexpected content in {plan.status}: {text[:40]!r}")

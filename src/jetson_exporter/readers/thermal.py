@@ -63,6 +63,8 @@ class ThermalReader(Reader[_Plan]):
             if not m:
                 continue
             directory = os.path.join(root, entry)
+            if not os.path.exists(os.path.join(directory, "temp")):
+                continue  # planned, it would look vanished on every read
             zone_type = self.files.text(os.path.join(directory, "type"))
             if not zone_type or is_placeholder(zone_type):
                 continue
