@@ -172,9 +172,14 @@ class Files:
         return None if data is None else _clean(data)
 
     def integer(self, path: str) -> Optional[int]:
-        text = self.text(path)
-        if text is None:
+        data = self.raw(path)
+        if data is None:
             return None
+        try:
+            return int(data)  # the common case, digits and a newline: int() takes bytes as they are
+        except ValueError:
+            pass
+        text = _clean(data)
         try:
             if not text:
                 raise ReadError(f"{path} is empty")
@@ -210,7 +215,18 @@ class Files:
 
     def privileged_integer(self, path: str) -> Optional[int]:
         """An integer from a root-only file (debugfs): unreadable means unavailable, not failed."""
-        text = self.privileged_text(path)
+        try:
+            data = _read_or_raise(path)
+        except _Absent as absent:
+            self.vanished = self.vanished or absent.missing
+            return None
+        except ReadError:
+            return None
+        try:
+            return int(data)
+        except ValueError:
+            pass
+        text = _clean(data)
         if not text:
             return None
         try:
