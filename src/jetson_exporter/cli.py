@@ -148,7 +148,13 @@ def _make_collectors(args: argparse.Namespace, paths: Paths) -> list:  # type: i
 
         return make_readers(paths, enabled_collectors(args))
     module = importlib.import_module(f"jetson_exporter.sources.{args.source}")
-    return [module.make_collector(args)]
+    collectors = [module.make_collector(args)]
+    if args.source == "tegrastats":
+        from jetson_exporter.sources.sysfs import make_readers
+
+        # tegrastats does not say which board it runs on: its identity comes from the board's files.
+        collectors = [*make_readers(paths, ["board"]), *collectors]
+    return collectors
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -170,7 +176,7 @@ def serve(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ImportError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
-    detect = (lambda sample: device_detected(sample.snapshot)) if args.source == "sysfs" else None
+    detect = (lambda sample: device_detected(sample.snapshot)) if args.source != "jtop" else None
     exporter = Exporter(collectors, args.source, interval_s=args.interval, timeout_s=args.timeout,
                         detect=detect, metrics_path=args.telemetry_path)
     if args.once:

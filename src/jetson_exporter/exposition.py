@@ -162,6 +162,8 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
         add("jetson_exporter_collector_success", 1.0 if h.success else 0.0, h.name)
         add("jetson_exporter_collector_duration_seconds", h.duration_s, h.name)
         add("jetson_exporter_collector_errors_total", float(h.errors_total), h.name)
+        for counter, value in h.counters.items():
+            add(counter, value)
     if sample.generation:
         add("jetson_exporter_last_sample_timestamp_seconds", sample.timestamp)
     return b.series()

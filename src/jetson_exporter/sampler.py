@@ -38,6 +38,8 @@ class CollectorHealth:
     duration_s: float
     last_error: Optional[str] = None
     errors_total: int = 0
+    # A collector's own counters by catalog name (e.g. tegrastats lines read), if it keeps any.
+    counters: Mapping[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,8 @@ class Sampler:
                 error = f"{type(exc).__name__}: {exc}"
                 log.debug("collector %s failed", name, exc_info=True)
             duration = self.clock() - start
+            own = getattr(collector, "counters", None)
+            counters: Mapping[str, float] = own() if callable(own) else {}
             with self._lock:
                 if token is not None and token != self._token:
                     # Abandoned while stuck in this collector; it has returned now and may run again.
@@ -187,10 +191,11 @@ class Sampler:
                 self._busy = None
             if part is not None:
                 parts.append(part)
-            health.append(self._health(name, error is None and part is not None, duration, error))
+            health.append(self._health(name, error is None and part is not None, duration, error, counters))
         return self._publish(merge_parts(parts), health)
 
-    def _health(self, name: str, success: bool, duration: float, error: Optional[str]) -> CollectorHealth:
+    def _health(self, name: str, success: bool, duration: float, error: Optional[str],
+                counters: Optional[Mapping[str, float]] = None) -> CollectorHealth:
         if error is not None:
             self._errors_total[name] = self._errors_total.get(name, 0) + 1
             if self._last_error.get(name) != error:
@@ -199,7 +204,7 @@ class Sampler:
         elif name in self._hung:
             error = self._last_error.get(name)
         return CollectorHealth(name, success, duration, error if not success else None,
-                               self._errors_total.get(name, 0))
+                               self._errors_total.get(name, 0), counters or {})
 
     def _publish(self, snapshot: Snapshot, health: List[CollectorHealth]) -> Sample:
         now = self.clock()

@@ -144,3 +144,18 @@ def test_the_fast_encoder_writes_exactly_what_prometheus_client_writes() -> None
     for _ in range(2):  # second pass runs from the caches
         assert encoder.encode(series, openmetrics=False) == generate_latest(_Registry(families))
         assert encoder.encode(series, openmetrics=True) == generate_openmetrics(_Registry(families))
+
+
+class _CountingCollector(FakeCollector):
+    def counters(self):  # type: ignore[no-untyped-def]
+        return {"jetson_exporter_tegrastats_lines_total": 42.0}
+
+
+def test_a_collector_s_own_counters_are_exported_with_its_health() -> None:
+    clock = FakeClock()
+    sampler = Sampler([_CountingCollector("tegrastats", board_snapshot())], clock=clock)
+    sampler.tick()
+    renderer = Renderer(lambda s: build_series(s, source="tegrastats", detected=None))
+    text = renderer.render(sampler.latest, "", False)[0].decode()
+    assert "jetson_exporter_tegrastats_lines_total 42.0" in text
+    assert "jetson_exporter_device_detected" not in text

@@ -242,12 +242,13 @@ def test_labels_for_every_series(fixture_path: Callable[[str], Path],
 
 
 def test_label_values_are_escaped() -> None:
-    spool = tegrastats_cli.OpenMetricsSpool()
-    from prometheus_client.metrics_core import GaugeMetricFamily
+    import dataclasses
 
-    family = GaugeMetricFamily("jetson_power_watts", 'Power "drawn"\\ here.', labels=["rail"], unit="watts")
-    family.add_metric(['odd"rail\\name\n'], 1.5)
-    spool.add([family], 1720531891.25)
+    from jetson_exporter.catalog import BY_NAME
+
+    spool = tegrastats_cli.OpenMetricsSpool()
+    spec = dataclasses.replace(BY_NAME["jetson_power_watts"], help='Power "drawn"\\ here.')
+    spool.add([(spec, [(('odd"rail\\name\n',), 1.5)])], 1720531891.25)
     buffer = io.BytesIO()
     spool.write(buffer)
     text = buffer.getvalue().decode()

@@ -19,7 +19,7 @@ import stat
 import subprocess
 import threading
 import time
-from typing import Callable, List, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from jetson_exporter.snapshot import Snapshot
 from jetson_exporter.sources.tegrastats_parser import ParsedLine, parse_line
@@ -335,6 +335,15 @@ class TegrastatsCollector:
         if now.st_size < os.lseek(fd, 0, os.SEEK_CUR):
             os.lseek(fd, 0, os.SEEK_SET)
         return False
+
+    def counters(self) -> Dict[str, float]:
+        """Its own counters, exported by catalog name with the collector's health."""
+        return {
+            "jetson_exporter_tegrastats_lines_total": float(self.lines_total),
+            "jetson_exporter_tegrastats_bad_lines_total": float(self.bad_lines_total),
+            "jetson_exporter_tegrastats_unknown_tokens_total": float(self.unknown_tokens_total),
+            "jetson_exporter_tegrastats_restarts_total": float(self.restarts_total),
+        }
 
 
 def make_collector(args: argparse.Namespace) -> TegrastatsCollector:

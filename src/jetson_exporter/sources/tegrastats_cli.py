@@ -24,11 +24,9 @@ from datetime import datetime, timedelta, timezone, tzinfo
 from typing import IO, BinaryIO, Dict, Iterable, List, NoReturn, Optional, Sequence, Set, Tuple
 from zoneinfo import ZoneInfo
 
-from prometheus_client.metrics_core import Metric
-
 from jetson_exporter.catalog import CATALOG
 from jetson_exporter.cli import UsageError, parse_duration
-from jetson_exporter.exposition import build_families
+from jetson_exporter.exposition import Series, build_series
 from jetson_exporter.sampler import Sampler
 from jetson_exporter.snapshot import Snapshot
 from jetson_exporter.sources.tegrastats import MAX_LINE_BYTES, LineSplitter, decode_line
@@ -185,34 +183,33 @@ class OpenMetricsSpool:
         self.spill_samples = spill_samples
         self.samples = 0
         self._meta: Dict[str, str] = {}  # family -> its HELP/TYPE/UNIT lines; insertion order is output order
-        self._series: Dict[str, Dict[Tuple[str, ...], _Series]] = {}
+        self._series: Dict[str, Dict[Tuple[str, ...], _Series]] = {}  # family -> label values -> points
         self._buffered = 0
         self._spill_file: Optional[IO[bytes]] = None
 
-    def add(self, families: Iterable[Metric], ts: float) -> None:
+    def add(self, series: Iterable[Series], ts: float) -> None:
         stamp = " " + _om_timestamp(ts) + "\n"
-        for family in families:
-            known = self._series.get(family.name)
+        for spec, samples in series:
+            known = self._series.get(spec.family)
             if known is None:
-                meta = (f"# HELP {family.name} {_escape_help(family.documentation)}\n"
-                        f"# TYPE {family.name} {family.type}\n")
-                if family.unit:
-                    meta += f"# UNIT {family.name} {family.unit}\n"
-                self._meta[family.name] = meta
-                known = self._series[family.name] = {}
-            for sample in family.samples:
-                key = (sample.name, *sample.labels.values())  # label names are fixed per family
-                points = known.get(key)
+                meta = (f"# HELP {spec.family} {_escape_help(spec.help)}\n"
+                        f"# TYPE {spec.family} {spec.kind}\n")
+                if spec.unit:
+                    meta += f"# UNIT {spec.family} {spec.unit}\n"
+                self._meta[spec.family] = meta
+                known = self._series[spec.family] = {}
+            for label_values, value in samples:
+                points = known.get(label_values)
                 if points is None:
-                    labels = ",".join([f'{k}="{_escape_label(v)}"' for k, v in sample.labels.items()]
+                    labels = ",".join([f'{k}="{_escape_label(v)}"' for k, v in zip(spec.labels, label_values)]
                                       + [f'{k}="{v}"' for k, v in self.labels])
-                    points = known[key] = _Series(f"{sample.name}{{{labels}}} " if labels else f"{sample.name} ")
-                value = repr(float(sample.value))
-                if value[-1] in "fn":  # inf, -inf, nan
-                    value = _om_value(sample.value)
-                points.lines.append(points.prefix + value + stamp)
-            self._buffered += len(family.samples)
-            self.samples += len(family.samples)
+                    points = known[label_values] = _Series(f"{spec.name}{{{labels}}} " if labels else f"{spec.name} ")
+                text = repr(value)
+                if text[-1] in "fn":  # inf, -inf, nan
+                    text = _om_value(value)
+                points.lines.append(points.prefix + text + stamp)
+            self._buffered += len(samples)
+            self.samples += len(samples)
         if self._buffered > self.spill_samples:
             self._spill()
 
@@ -323,9 +320,9 @@ class Converter:
         self._line.snapshot = parsed.snapshot
         sample = self.sampler.tick()
         assert sample is not None
-        families = [f for f in build_families(sample, source="tegrastats", detected=None)
-                    if not f.name.startswith(_SELF_PREFIX)]
-        self.spool.add(families, ts)
+        series = [entry for entry in build_series(sample, source="tegrastats", detected=None)
+                  if not entry[0].name.startswith(_SELF_PREFIX)]
+        self.spool.add(series, ts)
         self.converted += 1
         self._last_fields = parsed.fields
         if self.first_ts is None:
