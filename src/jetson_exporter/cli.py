@@ -95,7 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     sampling.add_argument("--sampler.timeout", dest="timeout", type=parse_duration, metavar="DURATION",
                           help="a collector stuck longer than this is reported failed and skipped until it "
                           "returns (default: 2 intervals, at least 2s)")
-    collectors = parser.add_argument_group("collectors (sysfs source)")
+    collectors = parser.add_argument_group(
+        "collectors (sysfs source)",
+        "All are on by default. --no-collector.NAME turns one off; naming any with --collector.NAME "
+        "turns on only the ones named.")
     for name, cls in READERS.items():
         collectors.add_argument(f"--collector.{name}", dest=f"collector_{name}", action="store_true",
                                 default=None, help=f"enable the {name} collector: {cls.description}")
