@@ -69,7 +69,8 @@ def test_the_kustomization_names_every_manifest_beside_it() -> None:
         assert sorted(listed) == on_disk
         for name in listed:
             for doc in documents((directory / name).read_text()):
-                assert doc["apiVersion"] and doc["kind"] and doc["metadata"]["namespace"]
+                cluster_scoped = doc["kind"] == "ClusterDashboard"
+                assert doc["apiVersion"] and doc["kind"] and (cluster_scoped or doc["metadata"]["namespace"])
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
@@ -78,7 +79,7 @@ def test_kubectl_builds_the_kustomization() -> None:
                             timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert sorted(d["kind"] for d in documents(result.stdout)) == [
-        "DaemonSet", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"]
+        "ClusterDashboard", "DaemonSet", "PrometheusRule", "Service", "ServiceAccount", "ServiceMonitor"]
 
 
 # -- image ------------------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def _agent_config(*argv: str) -> Dict[str, Any]:
 
 def test_push_mode_has_no_service_or_monitor_and_keeps_the_exporter_off_the_network() -> None:
     objects = objects_of(PUSH)
-    assert {o["kind"] for o in objects} == {"ServiceAccount", "ConfigMap", "DaemonSet", "PrometheusRule"}
+    assert {o["kind"] for o in objects} == {"ServiceAccount", "ConfigMap", "DaemonSet", "PrometheusRule",
+                                            "ClusterDashboard"}
     exporter = containers(by_kind(objects, "DaemonSet"))["exporter"]
     assert f"--web.listen-address=127.0.0.1:{conventions.PORT}" in exporter["args"]
 

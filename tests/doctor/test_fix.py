@@ -20,7 +20,7 @@ def test_edge_fix_shows_each_diff_then_edits_after_a_backup(kit: Any, tmp_path: 
     root = kit.write_edge_root(kit.Setup(), tmp_path)
     config = root / "etc/kubeedge/config/edgecore.yaml"
     before = config.read_text()
-    code, out = kit.run_doctor(edge_args(root, "--fix"))
+    _code, out = kit.run_doctor(edge_args(root, "--fix"))
     assert "-    enable: false   # TODO: turn on for kubectl logs (ops ticket 1123)" in out
     assert "+      - 169.254.96.16" in out
     assert "+Environment=METASERVER_DUMMY_IP=kubernetes.default.svc.cluster.local" in out

@@ -15,7 +15,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import yaml
 
-from jetson_exporter.deploy import agent, conventions, patches, resources, rules
+from jetson_exporter.deploy import agent, conventions, dashboards, patches, resources, rules
 from jetson_exporter.deploy.options import Options
 
 RESOURCE = "resource"  # a manifest for `kubectl apply`, listed in kustomization.yaml
@@ -102,6 +102,14 @@ def _push(options: Options) -> bool:
     return options.push
 
 
+def _kubesphere(options: Options) -> bool:
+    return options.preset == "kubesphere"
+
+
+def _kube_prometheus(options: Options) -> bool:
+    return options.preset == "kube-prometheus"
+
+
 OUTPUTS: List[Output] = [
     Output("serviceaccount.yaml", "resources", RESOURCE, _doc(resources.service_account)),
     Output("agent-configmap.yaml", "resources", RESOURCE, _doc(agent.configmap), when=_push),
@@ -109,6 +117,12 @@ OUTPUTS: List[Output] = [
     Output("service.yaml", "resources", RESOURCE, _doc(resources.service), when=_pull),
     Output("servicemonitor.yaml", "resources", RESOURCE, _doc(resources.service_monitor), when=_pull),
     Output("prometheusrule.yaml", "resources", RESOURCE, _doc(rules.prometheus_rule)),
+    # The fleet dashboard where each preset's console shows it: KubeSphere's Custom Monitoring,
+    # or the Grafana of kube-prometheus-stack (its sidecar). Same panels, one definition.
+    Output("clusterdashboard.yaml", "resources", RESOURCE,
+           _doc(dashboards.cluster_dashboard, dashboards.cluster_dashboard_comment), when=_kubesphere),
+    Output("grafana-dashboard.yaml", "resources", RESOURCE,
+           _doc(dashboards.grafana_configmap, dashboards.grafana_configmap_comment), when=_kube_prometheus),
     # Written beside the push-mode resources for convenience; also on its own as a target.
     Output("remote-write-receiver.patch.yaml", "resources", PATCH, _receiver_patch, when=_push),
     Output("remote-write-receiver.patch.yaml", "remote-write-receiver-patch", PATCH, _receiver_patch),

@@ -6,7 +6,7 @@ the alerts and tests/deploy proves each one fires on bad data and stays quiet on
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from jetson_exporter.deploy import conventions
 from jetson_exporter.deploy.options import Options, preset_labels
@@ -43,10 +43,14 @@ def _alert(name: str, expr: str, for_: str, severity: str, summary: str, descrip
     }
 
 
-def alerts() -> List[Dict[str, Any]]:
-    """The alert rules, in the order docs/DEPLOY.md lists them."""
+def alerts(for_override: Optional[str] = None) -> List[Dict[str, Any]]:
+    """The alert rules, in the order docs/DEPLOY.md lists them.
+
+    `for_override` replaces every rule's `for` duration (end-to-end tests that cannot wait
+    minutes); the rendered rules never use it.
+    """
     on = "{{ $labels.instance }}"
-    return [
+    rules = [
         _alert("JetsonExporterDown", f"up{{{JOB_SELECTOR}}} == 0", "5m", "warning",
                f"Jetson exporter on {on} is down",
                f"Prometheus has not been able to scrape the Jetson exporter on {on} for 5 minutes."),
@@ -113,10 +117,14 @@ def alerts() -> List[Dict[str, Any]]:
                f"Jetson swap nearly full on {on}",
                f"More than {SWAP_USED_MAX_RATIO:.0%} of swap is in use on {on}: memory is overcommitted."),
     ]
+    if for_override is not None:
+        for rule in rules:
+            rule["for"] = for_override
+    return rules
 
 
-def groups() -> List[Dict[str, Any]]:
-    return [{"name": GROUP, "rules": alerts()}]
+def groups(for_override: Optional[str] = None) -> List[Dict[str, Any]]:
+    return [{"name": GROUP, "rules": alerts(for_override)}]
 
 
 def plain_rules_file(options: Options) -> Dict[str, Any]:

@@ -21,7 +21,7 @@ import posixpath
 import re
 import shutil
 import sys
-from typing import Dict, Iterable, List, Optional, Sequence, Union
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Union
 
 from jetson_exporter.simulate.models import (
     MODELS,
@@ -406,6 +406,43 @@ class _Layout:
             elif clock.kind in ("emc", "gpu"):
                 t.put(f"{d}/clk_enable_count", 1)
 
+    # -- sensors -------------------------------------------------------------------------------
+
+    def sensor_files(self, sensor: str) -> List[str]:
+        """The value files of one sensor, by id: `zone:<type>`, `rail:<label>` or `fan:<name>`.
+
+        Removing them is what a sensor dropping out looks like to a reader (a driver unbound, a
+        device gone from the bus): the directory and its labels stay, the readings go.
+        """
+        kind, _, name = sensor.partition(":")
+        if kind == "zone":
+            for n, zone in enumerate(self.spec.thermal):
+                if zone.type == name:
+                    return [f"{self.zone_dir(n)}/temp"]
+        elif kind == "rail" and name != "NC":
+            for ina in self.spec.power:
+                if name not in ina.channels:
+                    continue
+                d = self.ina_dir(ina)
+                if ina.chip == "ina238":
+                    return [f"{d}/in0_input", f"{d}/in1_input", f"{d}/curr1_input", f"{d}/power1_input"]
+                if ina.hwmon is None:
+                    c = ina.channels.index(name)
+                    return [f"{d}/in_voltage{c}_input", f"{d}/in_current{c}_input", f"{d}/in_power{c}_input"]
+                c = ina.channels.index(name) + 1
+                return [f"{d}/in{c}_input", f"{d}/curr{c}_input", f"{d}/in{c + 3}_input",
+                        f"{d}/curr{c}_max_alarm", f"{d}/curr{c}_crit_alarm"]
+        elif kind == "fan":
+            for fan in self.spec.fans:
+                if fan.name != name:
+                    continue
+                d = self.fan_pwm_dir(fan)
+                if fan.pwm_hwmon is None:
+                    return [f"{d}/target_pwm", f"{d}/cur_pwm", f"{d}/rpm_measured"]
+                tach = self.fan_tach_dir(fan)
+                return [f"{d}/pwm1"] + ([f"{tach}/rpm"] if tach is not None else [])
+        raise KeyError(f"{self.spec.name} has no sensor {sensor!r} (use zone:<type>, rail:<label> or fan:<name>)")
+
     # -- values --------------------------------------------------------------------------------
 
     def values(self, state: BoardState) -> _Files:
@@ -702,6 +739,7 @@ class DeviceTree:
         self._layout = _Layout(spec)
         self._static = self._layout.layout()
         self._written: Dict[str, bytes] = {}
+        self._hidden: Set[str] = set()  # value files removed from disk; kept up to date here
 
     def _path(self, rel: str) -> str:
         return os.path.join(self.root, *rel.split("/"))
@@ -720,6 +758,7 @@ class DeviceTree:
         for rel, target in sorted(self._static.links.items()):
             self._symlink(rel, target)
         self._written = {}
+        self._hidden = set()
         self._write_values(values.files, force=True)
 
     def write_state(self, state: BoardState) -> int:
@@ -739,10 +778,41 @@ class DeviceTree:
         for rel, data in files.items():
             if not force and self._written.get(rel) == data:
                 continue
-            _write_in_place(self._path(rel), data)
             self._written[rel] = data
+            if rel in self._hidden:
+                continue
+            _write_in_place(self._path(rel), data)
             count += 1
         return count
+
+    def sensor_files(self, sensor: str) -> List[str]:
+        """Root-relative value files of a sensor (`zone:<type>`, `rail:<label>`, `fan:<name>`)."""
+        return self._layout.sensor_files(sensor)
+
+    @property
+    def hidden(self) -> Set[str]:
+        """Value files currently removed by `hide`."""
+        return set(self._hidden)
+
+    def hide(self, rels: Iterable[str]) -> None:
+        """Remove value files from disk (a sensor dropping out); `write_state` leaves them out."""
+        for rel in rels:
+            if rel not in self._written:
+                raise KeyError(f"{rel} is not a value file of {self.spec.name}")
+            if rel in self._hidden:
+                continue
+            self._hidden.add(rel)
+            try:
+                os.remove(self._path(rel))
+            except FileNotFoundError:
+                pass
+
+    def show(self, rels: Iterable[str]) -> None:
+        """Put hidden value files back, with the content of the latest state."""
+        for rel in rels:
+            if rel in self._hidden:
+                self._hidden.discard(rel)
+                _write_in_place(self._path(rel), self._written[rel])
 
     def _symlink(self, rel: str, target: str) -> None:
         path = self._path(rel)
