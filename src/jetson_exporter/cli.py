@@ -205,14 +205,15 @@ def serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     exporter.sampler.start()
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="http", daemon=True).start()
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     scheme = "https" if web.current.tls else "http"
     log.info("listening on %s://%s:%d%s (source %s, collectors %s)", scheme, address[0] or "*", server.port,
              args.telemetry_path, args.source, ",".join(c.name for c in collectors))
     if detect is not None and exporter.sampler.wait_first(5.0) and not detect(exporter.sampler.latest):
         log.warning("no Jetson detected: looked for %s and %s; exporting what is readable",
                     paths.root("etc", "nv_tegra_release"), paths.device_tree("compatible"))
-    while not stop.wait(min(1.0, args.interval / 2)):
+    # Every scrape supervises the sampler too; this loop only covers long stretches without one.
+    while not stop.wait(max(exporter.sampler.timeout_s, 5.0)):
         exporter.sampler.supervise()
     log.info("shutting down")
     server.shutdown()

@@ -29,7 +29,8 @@ class Exporter(MetricsApp):
         self.source = source
         self.metrics_path = metrics_path
         self._detect = detect or (lambda sample: None)
-        self.sampler = Sampler(collectors, interval_s=interval_s, timeout_s=timeout_s)
+        self.sampler = Sampler(collectors, interval_s=interval_s, timeout_s=timeout_s,
+                               on_publish=lambda sample: self.renderer.prerender(sample))
         self._json_lock = threading.Lock()
         self._json: Tuple[int, bytes] = (-1, b"")
         self.renderer = Renderer(

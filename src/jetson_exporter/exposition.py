@@ -265,8 +265,23 @@ class Renderer:
         self._generation = -1
         self._cache: Dict[Tuple[str, bool], bytes] = {}
         self._series: Optional[List[Series]] = None
+        self._last_request: Optional[Tuple[str, bool]] = None
+        self._served_generation = -1
 
     def render(self, sample: Sample, accept: str, gzip_ok: bool) -> Tuple[bytes, str]:
+        """The encoded sample for a scrape (from the cache when this tick was encoded already)."""
+        self._last_request = (accept, gzip_ok)
+        self._served_generation = sample.generation
+        return self._render(sample, accept, gzip_ok)
+
+    def prerender(self, sample: Sample) -> None:
+        """Encode a new tick right away if the previous one was scraped: with scrapes as frequent
+        as ticks, the work is done while the data is fresh in the sampler thread and the scrape only
+        sends bytes; with rarer scrapes nothing is encoded that nobody fetches."""
+        if self._last_request is not None and self._served_generation == sample.generation - 1:
+            self._render(sample, *self._last_request)
+
+    def _render(self, sample: Sample, accept: str, gzip_ok: bool) -> Tuple[bytes, str]:
         _, content_type = choose_encoder(accept or "")
         openmetrics = content_type.startswith("application/openmetrics-text")
         key = (content_type, gzip_ok)

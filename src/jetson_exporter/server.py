@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import logging
+import os
+import selectors
 import socket
 import ssl
 import threading
@@ -163,7 +166,39 @@ class ExporterServer(ThreadingHTTPServer):
         self.inflight = 0
         self.inflight_lock = threading.Lock()
         self._connections = threading.BoundedSemaphore(max_connections)
+        self._wake_r, self._wake_w = os.pipe()
+        self._stopping = False
+        self._stopped = threading.Event()
+        self._stopped.set()
         super().__init__(address, _Handler)
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until shutdown(). The loop sleeps on the socket and a wake-up pipe, never on a
+        timer (`poll_interval` is accepted for compatibility and unused): an idle exporter does not
+        wake up to poll."""
+        self._stopped.clear()
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(self, selectors.EVENT_READ)
+                selector.register(self._wake_r, selectors.EVENT_READ)
+                while not self._stopping:
+                    for key, _ in selector.select():
+                        if key.fileobj is self:
+                            self.handle_request()  # the socket is readable: accepts at once
+        finally:
+            self._stopped.set()
+
+    def shutdown(self) -> None:
+        """Stop serve_forever() from another thread and wait until it has returned."""
+        self._stopping = True
+        os.write(self._wake_w, b"\0")
+        self._stopped.wait()
+
+    def server_close(self) -> None:
+        super().server_close()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     def server_bind(self) -> None:
         if self.address_family == socket.AF_INET6:

@@ -159,3 +159,26 @@ def test_a_collector_s_own_counters_are_exported_with_its_health() -> None:
     text = renderer.render(sampler.latest, "", False)[0].decode()
     assert "jetson_exporter_tegrastats_lines_total 42.0" in text
     assert "jetson_exporter_device_detected" not in text
+
+
+def test_a_tick_is_encoded_ahead_only_while_every_tick_is_scraped() -> None:
+    calls = []
+
+    def series(sample):  # type: ignore[no-untyped-def]
+        calls.append(sample.generation)
+        return build_series(sample, source="sysfs", detected=None)
+
+    renderer = Renderer(series)
+    sampler = Sampler([FakeCollector("all", board_snapshot())], clock=FakeClock(), on_publish=renderer.prerender)
+    sampler.tick()
+    sampler.tick()
+    assert calls == []  # nobody scraped: nothing encoded
+    renderer.render(sampler.latest, "", True)
+    assert calls == [2]
+    sampler.tick()  # the previous tick was scraped: this one is encoded as it is published
+    assert calls == [2, 3]
+    renderer.render(sampler.latest, "", True)
+    assert calls == [2, 3]  # the scrape found it ready
+    sampler.tick()
+    sampler.tick()  # tick 4 was not scraped: tick 5 is not encoded ahead
+    assert calls == [2, 3, 4]

@@ -85,7 +85,8 @@ class Fix:
     summary: str  # what to do, one sentence
     commands: Tuple[str, ...] = ()  # exact commands to run by hand, in order
     patches: Tuple[ObjectPatch, ...] = ()  # cluster changes `--fix --yes` applies
-    edits: Tuple[YamlEdit, ...] = ()  # YAML document changes (edgecore.yaml: `--edge --fix`; in a ConfigMap: `--fix --yes`)
+    # YAML document changes (edgecore.yaml: `--edge --fix`; YAML inside a ConfigMap: `--fix --yes`)
+    edits: Tuple[YamlEdit, ...] = ()
     files: Tuple[NewFile, ...] = ()  # edge files `--edge --fix` creates
     then: Tuple[str, ...] = ()  # to run after the change (restarts); the doctor never runs these
     note: str = ""  # a caveat, e.g. that ks-installer reverts the patch

@@ -54,7 +54,8 @@ _NO_CLOCKS: _Clocks = (None, None, None, None)
 class _Policy:
     directory: str
     cpus: FrozenSet[int]
-    cur_file: str  # scaling_cur_freq, or cpuinfo_cur_freq where the former is missing
+    # cur (scaling_cur_freq, or cpuinfo_cur_freq where the former is missing), min, max, governor
+    files: Tuple[str, str, str, str]
 
 
 @dataclass(frozen=True)
@@ -94,20 +95,22 @@ class CpuReader(Reader[_Plan]):
             except ValueError:
                 continue
             if members:
-                policies.append(_Policy(directory, members, self._cur_file(directory)))
+                policies.append(_Policy(directory, members, self._policy_files(directory)))
         if not policies:  # older kernels: one cpufreq directory per core
             for cpu in cpus:
                 directory = self._cpu_root(f"cpu{cpu}", "cpufreq")
                 if os.path.isdir(directory):
-                    policies.append(_Policy(directory, frozenset({cpu}), self._cur_file(directory)))
+                    policies.append(_Policy(directory, frozenset({cpu}), self._policy_files(directory)))
         per_cpu_online = not os.path.exists(self._cpu_root("online"))
         online_files = frozenset(c for c in cpus if os.path.exists(self._cpu_root(f"cpu{c}", "online")))
         return _Plan(tuple(cpus), tuple(policies), per_cpu_online, online_files)
 
     @staticmethod
-    def _cur_file(directory: str) -> str:
+    def _policy_files(directory: str) -> Tuple[str, str, str, str]:
         scaling = os.path.join(directory, "scaling_cur_freq")
-        return scaling if os.path.exists(scaling) else os.path.join(directory, "cpuinfo_cur_freq")
+        cur = scaling if os.path.exists(scaling) else os.path.join(directory, "cpuinfo_cur_freq")
+        return (cur, os.path.join(directory, "scaling_min_freq"), os.path.join(directory, "scaling_max_freq"),
+                os.path.join(directory, "scaling_governor"))
 
     def _online(self, plan: _Plan) -> Tuple[FrozenSet[int], FrozenSet[int]]:
         """(online cores, cores whose state could not be read)."""
@@ -148,11 +151,11 @@ class CpuReader(Reader[_Plan]):
         for policy in plan.policies:
             if not (policy.cpus & online):
                 continue  # offline cores have no usable cpufreq data
-            d = policy.directory
-            cur = self.files.integer(policy.cur_file)
-            lo = self.files.integer(os.path.join(d, "scaling_min_freq"))
-            hi = self.files.integer(os.path.join(d, "scaling_max_freq"))
-            governor = self.files.text(os.path.join(d, "scaling_governor"))
+            cur_file, min_file, max_file, governor_file = policy.files
+            cur = self.files.integer(cur_file)
+            lo = self.files.integer(min_file)
+            hi = self.files.integer(max_file)
+            governor = self.files.text(governor_file)
             entry = (
                 cur * 1000.0 if cur is not None else None,
                 lo * 1000.0 if lo is not None else None,

@@ -98,15 +98,15 @@ class GpuReader(Reader[Optional[_Plan]]):
     def sample(self, plan: Optional[_Plan]) -> Snapshot:
         if plan is None:
             return Snapshot()
-        f, d = plan.freq_dir, plan.device_dir
+        f = plan.freq_dir
         utilization = None
         if plan.has_load:
-            load = self.files.integer(os.path.join(d, "load"))
+            load = self.files.integer(plan.device_dir + "/load")
             if load is not None:
                 utilization = min(max(load / 1000.0, 0.0), 1.0)
-        cur = self.files.integer(os.path.join(f, "cur_freq"))
-        lo = self.files.integer(os.path.join(f, "min_freq"))
-        hi = self.files.integer(os.path.join(f, "max_freq"))
+        cur = self.files.integer(f + "/cur_freq")
+        lo = self.files.integer(f + "/min_freq")
+        hi = self.files.integer(f + "/max_freq")
         gpcs = []
         for path in plan.gpc_files:
             value = self.files.privileged_integer(path)
@@ -119,7 +119,7 @@ class GpuReader(Reader[Optional[_Plan]]):
             freq_hz=float(cur) if cur is not None else None,
             min_freq_hz=float(lo) if lo is not None else None,
             max_freq_hz=float(hi) if hi is not None else None,
-            governor=self.files.text(os.path.join(f, "governor")) or None,
+            governor=self.files.text(f + "/governor") or None,
             railgate_enabled=flags.get("railgate_enabled"),
             railgated=flags.get("railgated"),
             scaling_3d_enabled=flags.get("scaling_3d_enabled"),
