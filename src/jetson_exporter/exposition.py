@@ -206,53 +206,57 @@ class Encoder:
     _MAX_CACHED = 20_000
 
     def __init__(self) -> None:
-        self._prefixes: Dict[Tuple[bool, str, Tuple[str, ...]], str] = {}
-        self._headers: Dict[Tuple[bool, str], str] = {}
+        # (openmetrics, metric name) -> (header lines, label values -> line prefix)
+        self._families: Dict[Tuple[bool, str], Tuple[str, Dict[Tuple[str, ...], str]]] = {}
+        self._cached = 0
 
-    def _header(self, openmetrics: bool, spec: CatalogMetric) -> str:
-        key = (openmetrics, spec.name)
-        header = self._headers.get(key)
-        if header is None:
-            if openmetrics:
-                name = spec.family
-                doc = spec.help.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-                header = f"# HELP {name} {doc}\n# TYPE {name} {spec.kind}\n"
-                if spec.unit:
-                    header += f"# UNIT {name} {spec.unit}\n"
-            else:
-                doc = spec.help.replace("\\", "\\\\").replace("\n", "\\n")
-                header = f"# HELP {spec.name} {doc}\n# TYPE {spec.name} {spec.kind}\n"
-            self._headers[key] = header
-        return header
+    def _family(self, openmetrics: bool, spec: CatalogMetric) -> Tuple[str, Dict[Tuple[str, ...], str]]:
+        if openmetrics:
+            name = spec.family
+            doc = spec.help.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+            header = f"# HELP {name} {doc}\n# TYPE {name} {spec.kind}\n"
+            if spec.unit:
+                header += f"# UNIT {name} {spec.unit}\n"
+        else:
+            doc = spec.help.replace("\\", "\\\\").replace("\n", "\\n")
+            header = f"# HELP {spec.name} {doc}\n# TYPE {spec.name} {spec.kind}\n"
+        entry: Tuple[str, Dict[Tuple[str, ...], str]] = (header, {})
+        self._families[(openmetrics, spec.name)] = entry
+        return entry
 
-    def _prefix(self, openmetrics: bool, spec: CatalogMetric, label_values: Tuple[str, ...]) -> str:
-        key = (openmetrics, spec.name, label_values)
-        prefix = self._prefixes.get(key)
-        if prefix is None:
-            if len(self._prefixes) >= self._MAX_CACHED:
-                self._prefixes.clear()  # label values churned (e.g. renamed rails): start over
-            if label_values:
-                pairs = sorted(zip(spec.labels, label_values))
-                labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in pairs)
-                prefix = f"{spec.name}{{{labels}}} "
-            else:
-                prefix = f"{spec.name} "
-            self._prefixes[key] = prefix
+    def _prefix(self, spec: CatalogMetric, label_values: Tuple[str, ...], prefixes: Dict[Tuple[str, ...], str]) -> str:
+        if self._cached >= self._MAX_CACHED:
+            for _, known in self._families.values():  # label values churned (e.g. renamed rails): start over
+                known.clear()
+            self._cached = 0
+        if label_values:
+            pairs = sorted(zip(spec.labels, label_values))
+            labels = ",".join(f'{k}="{_escape_label(v)}"' for k, v in pairs)
+            prefix = f"{spec.name}{{{labels}}} "
+        else:
+            prefix = f"{spec.name} "
+        prefixes[label_values] = prefix
+        self._cached += 1
         return prefix
 
     def encode(self, series: Iterable[Series], openmetrics: bool) -> bytes:
         out: List[str] = []
         append = out.append
+        families = self._families
         for spec, samples in series:
-            append(self._header(openmetrics, spec))
+            header, prefixes = families.get((openmetrics, spec.name)) or self._family(openmetrics, spec)
+            append(header)
             for label_values, value in samples:
-                append(self._prefix(openmetrics, spec, label_values))
-                append(_format_value(value))
-                append("\n")
+                prefix = prefixes.get(label_values) or self._prefix(spec, label_values, prefixes)
+                text = repr(value)
+                # The library formats large values Go-style (2.5e+10) and spells inf/nan its own way;
+                # for everything else its result is repr(): call it only where they differ.
+                if text.find(".") > 6 or text[-1] in "fn":
+                    text = _format_value(value)
+                append(prefix + text + "\n")
         if openmetrics:
             append("# EOF\n")
         return "".join(out).encode("utf-8")
-
 
 
 class Renderer:

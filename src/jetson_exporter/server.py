@@ -71,7 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.settimeout(self.server.idle_timeout_s)
 
     def log_message(self, format: str, *args: object) -> None:
-        log.debug("%s %s", self.address_string(), format % args)
+        if log.isEnabledFor(logging.DEBUG):  # called for every request: format nothing otherwise
+            log.debug("%s %s", self.address_string(), format % args)
 
     def _send(self, status: int, body: bytes, content_type: str, extra: Optional[Dict[str, str]] = None) -> None:
         self.send_response(status)

@@ -182,3 +182,15 @@ def test_a_tick_is_encoded_ahead_only_while_every_tick_is_scraped() -> None:
     sampler.tick()
     sampler.tick()  # tick 4 was not scraped: tick 5 is not encoded ahead
     assert calls == [2, 3, 4]
+
+
+def test_values_are_formatted_like_the_library_at_every_magnitude() -> None:
+    from jetson_exporter.catalog import BY_NAME
+
+    values = [0.0, -0.0, 1.0, 0.1 + 0.2, 999999.5, 1234567.0, 12345678.9, 2.5276203008e10, 1e22, 1e-7, -3e9,
+              -1234567.0, float("inf"), float("-inf"), float("nan"), 5e-324, 1.7976931348623157e308]
+    spec = BY_NAME["jetson_power_watts"]
+    series = [(spec, [((f"r{i}",), v) for i, v in enumerate(values)])]
+    encoder = Encoder()
+    for openmetrics, reference in ((False, generate_latest), (True, generate_openmetrics)):
+        assert encoder.encode(series, openmetrics) == reference(_Registry(to_families(series)))

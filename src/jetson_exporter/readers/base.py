@@ -25,6 +25,9 @@ class Reader(Generic[PlanT]):
     description: ClassVar[str]
     default_enabled: ClassVar[bool] = True
     rediscover_every: int = 30
+    # Settings (clock limits, governors, on/off flags) change only when someone changes them
+    # (nvpmodel, jetson_clocks): read every this many reads, not every tick.
+    settings_every: int = 10
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
@@ -52,6 +55,10 @@ class Reader(Generic[PlanT]):
         if self.files.vanished or discovery_failed:
             self._stale = True
         return part
+
+    def settings_due(self) -> bool:
+        """Whether this read should re-read the settings (always on the first read after discovery)."""
+        return (self._reads - 1) % self.settings_every == 0
 
     def discover(self) -> PlanT:
         raise NotImplementedError

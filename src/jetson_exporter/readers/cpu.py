@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, FrozenSet, List, Optional, Tuple
 
+from jetson_exporter.paths import Paths
 from jetson_exporter.readers.base import Reader
 from jetson_exporter.readers.files import listdir
 from jetson_exporter.snapshot import CPU_MODES, CpuCore, Snapshot
@@ -140,6 +141,11 @@ class CpuReader(Reader[_Plan]):
                     self.files.errors.append(f"unexpected content in {path}: {flag[:40]!r}")
         return frozenset(online), frozenset(unknown)
 
+    def __init__(self, paths: Paths) -> None:
+        super().__init__(paths)
+        # Per policy directory: scaling_min_freq, scaling_max_freq (kHz), governor.
+        self._settings: Dict[str, Tuple[Optional[int], Optional[int], Optional[str]]] = {}
+
     def sample(self, plan: _Plan) -> Snapshot:
         online, unknown = self._online(plan)
         stat_path = self.paths.proc("stat")
@@ -153,9 +159,15 @@ class CpuReader(Reader[_Plan]):
                 continue  # offline cores have no usable cpufreq data
             cur_file, min_file, max_file, governor_file = policy.files
             cur = self.files.integer(cur_file)
-            lo = self.files.integer(min_file)
-            hi = self.files.integer(max_file)
-            governor = self.files.text(governor_file)
+            settings = self._settings.get(policy.directory)
+            if settings is None or self.settings_due():
+                errors = len(self.files.errors)
+                settings = (self.files.integer(min_file), self.files.integer(max_file), self.files.text(governor_file))
+                if len(self.files.errors) == errors:  # an unreadable setting is tried again next time
+                    self._settings[policy.directory] = settings
+                else:
+                    self._settings.pop(policy.directory, None)
+            lo, hi, governor = settings
             entry = (
                 cur * 1000.0 if cur is not None else None,
                 lo * 1000.0 if lo is not None else None,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
+from jetson_exporter.paths import Paths
 from jetson_exporter.readers.base import Reader
 from jetson_exporter.readers.files import listdir
 from jetson_exporter.snapshot import Gpu, Snapshot
@@ -37,9 +38,21 @@ class _Plan:
     flags: Tuple[Tuple[str, str], ...] = ()  # (Gpu field, file) for the on/off files this GPU has
 
 
+@dataclass(frozen=True)
+class _Settings:
+    min_freq: Optional[int]
+    max_freq: Optional[int]
+    governor: Optional[str]
+    flags: Dict[str, Optional[bool]]
+
+
 class GpuReader(Reader[Optional[_Plan]]):
     name = "gpu"
     description = "GPU load, frequency, governor and rail-gating via devfreq (busy-seconds counter)"
+
+    def __init__(self, paths: Paths) -> None:
+        super().__init__(paths)
+        self._settings: Optional[_Settings] = None
 
     def discover(self) -> Optional[_Plan]:
         root = self.paths.sys("class", "devfreq")
@@ -105,21 +118,27 @@ class GpuReader(Reader[Optional[_Plan]]):
             if load is not None:
                 utilization = min(max(load / 1000.0, 0.0), 1.0)
         cur = self.files.integer(f + "/cur_freq")
-        lo = self.files.integer(f + "/min_freq")
-        hi = self.files.integer(f + "/max_freq")
+        settings = self._settings
+        if settings is None or self.settings_due():
+            errors = len(self.files.errors)
+            settings = _Settings(self.files.integer(f + "/min_freq"), self.files.integer(f + "/max_freq"),
+                                 self.files.text(f + "/governor") or None,
+                                 {field: self._flag(path) for field, path in plan.flags})
+            # an unreadable setting is tried again next time
+            self._settings = settings if len(self.files.errors) == errors else None
+        lo, hi, flags = settings.min_freq, settings.max_freq, settings.flags
         gpcs = []
         for path in plan.gpc_files:
             value = self.files.privileged_integer(path)
             if value is not None:
                 gpcs.append(float(value))
-        flags = {field: self._flag(path) for field, path in plan.flags}
         gpu = Gpu(
             name=plan.name,
             utilization=utilization,
             freq_hz=float(cur) if cur is not None else None,
             min_freq_hz=float(lo) if lo is not None else None,
             max_freq_hz=float(hi) if hi is not None else None,
-            governor=self.files.text(f + "/governor") or None,
+            governor=settings.governor,
             railgate_enabled=flags.get("railgate_enabled"),
             railgated=flags.get("railgated"),
             scaling_3d_enabled=flags.get("scaling_3d_enabled"),
