@@ -200,7 +200,8 @@ def _escape_label(value: str) -> str:
 class Encoder:
     """Text 0.0.4 and OpenMetrics 1.0 encoding of series, byte for byte what prometheus_client
     writes for the same families, several times faster: every series' `name{labels} ` prefix and
-    every family's header lines are built once and reused across ticks (tests check equality).
+    every family's header lines are built once, and a family whose samples did not change since
+    the last encoding reuses its text (tests check equality with the library).
     """
 
     _MAX_CACHED = 20_000
@@ -209,6 +210,9 @@ class Encoder:
         # (openmetrics, metric name) -> (header lines, label values -> line prefix)
         self._families: Dict[Tuple[bool, str], Tuple[str, Dict[Tuple[str, ...], str]]] = {}
         self._cached = 0
+        # (openmetrics, metric name) -> the samples it was last encoded for, and that text: many
+        # families (limits, info, trip points, online flags) do not change from one tick to the next.
+        self._previous: Dict[Tuple[bool, str], Tuple[List[Tuple[Tuple[str, ...], float]], str]] = {}
 
     def _family(self, openmetrics: bool, spec: CatalogMetric) -> Tuple[str, Dict[Tuple[str, ...], str]]:
         if openmetrics:
@@ -228,6 +232,7 @@ class Encoder:
         if self._cached >= self._MAX_CACHED:
             for _, known in self._families.values():  # label values churned (e.g. renamed rails): start over
                 known.clear()
+            self._previous.clear()
             self._cached = 0
         if label_values:
             pairs = sorted(zip(spec.labels, label_values))
@@ -241,11 +246,16 @@ class Encoder:
 
     def encode(self, series: Iterable[Series], openmetrics: bool) -> bytes:
         out: List[str] = []
-        append = out.append
         families = self._families
+        previous = self._previous
         for spec, samples in series:
-            header, prefixes = families.get((openmetrics, spec.name)) or self._family(openmetrics, spec)
-            append(header)
+            key = (openmetrics, spec.name)
+            last = previous.get(key)
+            if last is not None and last[0] == samples:
+                out.append(last[1])  # nothing changed in this family since the last encoding
+                continue
+            header, prefixes = families.get(key) or self._family(openmetrics, spec)
+            lines = [header]
             for label_values, value in samples:
                 prefix = prefixes.get(label_values) or self._prefix(spec, label_values, prefixes)
                 text = repr(value)
@@ -253,9 +263,12 @@ class Encoder:
                 # for everything else its result is repr(): call it only where they differ.
                 if text.find(".") > 6 or text[-1] in "fn":
                     text = _format_value(value)
-                append(prefix + text + "\n")
+                lines.append(prefix + text + "\n")
+            chunk = "".join(lines)
+            previous[key] = (list(samples), chunk)
+            out.append(chunk)
         if openmetrics:
-            append("# EOF\n")
+            out.append("# EOF\n")
         return "".join(out).encode("utf-8")
 
 

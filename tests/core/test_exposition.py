@@ -194,3 +194,17 @@ def test_values_are_formatted_like_the_library_at_every_magnitude() -> None:
     encoder = Encoder()
     for openmetrics, reference in ((False, generate_latest), (True, generate_openmetrics)):
         assert encoder.encode(series, openmetrics) == reference(_Registry(to_families(series)))
+
+
+def test_a_family_is_re_encoded_exactly_when_its_samples_change() -> None:
+    from jetson_exporter.catalog import BY_NAME
+
+    power, temp = BY_NAME["jetson_power_watts"], BY_NAME["jetson_temperature_celsius"]
+    encoder = Encoder()
+    first = [(power, [(("VDD_IN",), 5.0)]), (temp, [(("cpu",), 40.0)])]
+    encoder.encode(first, False)
+    changed = [(power, [(("VDD_IN",), 5.5)]), (temp, [(("cpu",), 40.0)])]
+    assert encoder.encode(changed, False) == generate_latest(_Registry(to_families(changed)))
+    grown = [(power, [(("VDD_IN",), 5.5), (("VDD_GPU",), 1.0)]), (temp, [(("cpu",), 40.0)])]
+    assert encoder.encode(grown, False) == generate_latest(_Registry(to_families(grown)))
+    assert encoder.encode(grown, True) == generate_openmetrics(_Registry(to_families(grown)))

@@ -31,8 +31,8 @@ def test_output_dir_gets_one_file_per_object_and_a_kustomization(tmp_path: Path)
     result = run_cli(["--preset", "kubesphere", "--output-dir", str(out)])
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
-        "clusterdashboard.yaml", "daemonset.yaml", "kustomization.yaml", "prometheusrule.yaml", "service.yaml", "serviceaccount.yaml",
-        "servicemonitor.yaml"]
+        "clusterdashboard.yaml", "daemonset.yaml", "kustomization.yaml", "prometheusrule.yaml", "service.yaml",
+        "serviceaccount.yaml", "servicemonitor.yaml"]
 
 
 def test_a_patch_flag_renders_only_that_patch() -> None:

@@ -16,6 +16,7 @@ layout readers cached at discovery stays valid. Regenerate the checked-in fixtur
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import posixpath
 import re
@@ -802,10 +803,8 @@ class DeviceTree:
             if rel in self._hidden:
                 continue
             self._hidden.add(rel)
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.remove(self._path(rel))
-            except FileNotFoundError:
-                pass
 
     def show(self, rels: Iterable[str]) -> None:
         """Put hidden value files back, with the content of the latest state."""
