@@ -34,16 +34,20 @@ def parse_cpu_list(text: str) -> List[int]:
 def parse_proc_stat(text: str) -> Dict[int, Dict[str, float]]:
     """Per-core cumulative seconds by mode from /proc/stat `cpuN` lines."""
     result: Dict[int, Dict[str, float]] = {}
+    modes = len(CPU_MODES)
     for line in text.splitlines():
-        if not line.startswith("cpu") or line.startswith("cpu "):
+        if not line.startswith("cpu"):
+            if result:
+                break  # the cpuN lines come first; the rest (intr, ctxt, ...) can be long
             continue
-        fields = line.split()
+        fields = line.split(None, modes + 1)
+        if fields[0] == "cpu":
+            continue  # the all-cores total
         try:
             index = int(fields[0][3:])
-            values = [int(v) for v in fields[1 : 1 + len(CPU_MODES)]]
+            result[index] = dict(zip(CPU_MODES, [int(v) / _CLK_TCK for v in fields[1 : 1 + modes]]))
         except (ValueError, IndexError):
             continue
-        result[index] = {mode: v / _CLK_TCK for mode, v in zip(CPU_MODES, values)}
     return result
 
 

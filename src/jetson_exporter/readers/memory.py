@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from typing import Dict, Optional, Tuple
 
@@ -13,18 +14,12 @@ from jetson_exporter.snapshot import Memory, Snapshot
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
+_MEMINFO_LINE = re.compile(r"^([A-Za-z0-9_()]+):\s+(\d+) kB$", re.M)
+
+
 def parse_meminfo(text: str) -> Dict[str, float]:
     """`/proc/meminfo` to bytes by key (values are kB; keys without a unit are page counts, skipped)."""
-    result: Dict[str, float] = {}
-    for line in text.splitlines():
-        key, _, rest = line.partition(":")
-        fields = rest.split()
-        if len(fields) == 2 and fields[1] == "kB":
-            try:
-                result[key.strip()] = int(fields[0]) * 1024.0
-            except ValueError:
-                continue
-    return result
+    return {key: int(value) * 1024.0 for key, value in _MEMINFO_LINE.findall(text)}
 
 
 def parse_buddyinfo(text: str, page_size: int = _PAGE_SIZE) -> Optional[Tuple[float, float]]:
