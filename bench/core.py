@@ -189,9 +189,9 @@ def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
     from jetson_exporter.sampler import Sampler
     from jetson_exporter.sources.sysfs import make_readers
 
-    readers = make_readers(Paths.under(root), list(READERS))
-    sampler = Sampler(readers)
-    sampler.tick()
+    # The files one tick reads: recorded on readers that open every file each time.
+    recorder = Sampler(make_readers(Paths.under(root), list(READERS)))
+    recorder.tick()
     opened: List[str] = []
     real_open = os.open
 
@@ -201,10 +201,12 @@ def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
 
     os.open = recording_open  # type: ignore[assignment]
     try:
-        sampler.tick()
+        recorder.tick()
     finally:
         os.open = real_open  # type: ignore[assignment]
     files = list(opened)
+    sampler = Sampler(make_readers(Paths.under(root), list(READERS), keep_open=True))  # as the exporter runs
+    sampler.tick()
 
     def floor_once() -> None:
         for path in files:

@@ -149,7 +149,7 @@ def _make_collectors(args: argparse.Namespace, paths: Paths) -> list:  # type: i
     if args.source == "sysfs":
         from jetson_exporter.sources.sysfs import make_readers
 
-        return make_readers(paths, enabled_collectors(args))
+        return make_readers(paths, enabled_collectors(args), keep_open=True)
     module = importlib.import_module(f"jetson_exporter.sources.{args.source}")
     collectors = [module.make_collector(args)]
     if args.source == "tegrastats":

@@ -29,9 +29,9 @@ class Reader(Generic[PlanT]):
     # (nvpmodel, jetson_clocks): read every this many reads, not every tick.
     settings_every: int = 10
 
-    def __init__(self, paths: Paths) -> None:
+    def __init__(self, paths: Paths, keep_open: bool = False) -> None:
         self.paths = paths
-        self.files = Files()
+        self.files = Files(keep_open)
         self._plan: Optional[PlanT] = None
         self._reads = 0
         self._stale = False
@@ -45,6 +45,7 @@ class Reader(Generic[PlanT]):
         self.files.reset()
         discovery_failed = False
         if self._plan is None or self._stale or self._reads >= self.rediscover_every:
+            self.files.close()
             self._plan = self.discover()
             self._reads = 0
             self._stale = False

@@ -145,8 +145,8 @@ class CpuReader(Reader[_Plan]):
                     self.files.errors.append(f"unexpected content in {path}: {flag[:40]!r}")
         return frozenset(online), frozenset(unknown)
 
-    def __init__(self, paths: Paths) -> None:
-        super().__init__(paths)
+    def __init__(self, paths: Paths, keep_open: bool = False) -> None:
+        super().__init__(paths, keep_open)
         # Per policy directory: scaling_min_freq, scaling_max_freq (kHz), governor.
         self._settings: Dict[str, Tuple[Optional[int], Optional[int], Optional[str]]] = {}
 

@@ -12,9 +12,10 @@ Outcomes are sorted into two kinds:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 # errnos meaning "no value right now", not "something is wrong".
 _ABSENT = frozenset(
@@ -63,6 +64,19 @@ def _read_or_raise(path: str) -> bytes:
         raise ReadError(_describe(exc, path)) from exc
     finally:
         os.close(fd)
+
+
+def _pread_all(fd: int) -> bytes:
+    data = os.pread(fd, _CHUNK, 0)
+    if len(data) == _CHUNK:
+        parts = [data]
+        while True:
+            more = os.pread(fd, _CHUNK, sum(len(p) for p in parts))
+            if not more:
+                break
+            parts.append(more)
+        data = b"".join(parts)
+    return data
 
 
 def read_bytes(path: str) -> Optional[bytes]:
@@ -150,17 +164,64 @@ class Files:
     reader expected is gone (so its discovery should be redone).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_open: bool = False) -> None:
         self.errors: List[str] = []
         self.vanished = False
+        # With keep_open, a file stays open between reads and is read again from offset 0
+        # (sysfs and procfs regenerate the value on such a read): one syscall less per file and
+        # no path lookup, the larger part of reading ~80 small files a second.
+        self.keep_open = keep_open
+        self._fds: Dict[str, int] = {}
 
     def reset(self) -> None:
         self.errors = []
         self.vanished = False
 
+    def close(self) -> None:
+        """Close the files kept open (before a new discovery, which may plan other files)."""
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __del__(self) -> None:
+        self.close()  # a discarded reader must not leak its descriptors
+
+    def _read_kept(self, path: str) -> bytes:
+        fd = self._fds.get(path)
+        if fd is not None:
+            try:
+                # A file replaced by rename or removed (regular files: fixtures, the simulator)
+                # has no links left: open the path again rather than read a stale copy.
+                if os.fstat(fd).st_nlink:
+                    return _pread_all(fd)
+            except OSError as exc:
+                if exc.errno == errno.EAGAIN:
+                    raise _Absent(False) from None  # the sensor is off for now; the file is fine
+                if exc.errno not in _ABSENT:
+                    raise ReadError(_describe(exc, path)) from exc
+            del self._fds[path]
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            if exc.errno in _ABSENT:
+                raise _Absent(exc.errno in (errno.ENOENT, errno.ENOTDIR)) from None
+            raise ReadError(_describe(exc, path)) from exc
+        try:
+            data = _pread_all(fd)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in _ABSENT:
+                raise _Absent(False) from None
+            raise ReadError(_describe(exc, path)) from exc
+        self._fds[path] = fd
+        return data
+
     def raw(self, path: str) -> Optional[bytes]:
         try:
-            return _read_or_raise(path)
+            return self._read_kept(path) if self.keep_open else _read_or_raise(path)
         except _Absent as absent:
             self.vanished = self.vanished or absent.missing
         except ReadError as exc:
@@ -216,7 +277,7 @@ class Files:
     def privileged_integer(self, path: str) -> Optional[int]:
         """An integer from a root-only file (debugfs): unreadable means unavailable, not failed."""
         try:
-            data = _read_or_raise(path)
+            data = self._read_kept(path) if self.keep_open else _read_or_raise(path)
         except _Absent as absent:
             self.vanished = self.vanished or absent.missing
             return None

@@ -50,8 +50,8 @@ class GpuReader(Reader[Optional[_Plan]]):
     name = "gpu"
     description = "GPU load, frequency, governor and rail-gating via devfreq (busy-seconds counter)"
 
-    def __init__(self, paths: Paths) -> None:
-        super().__init__(paths)
+    def __init__(self, paths: Paths, keep_open: bool = False) -> None:
+        super().__init__(paths, keep_open)
         self._settings: Optional[_Settings] = None
 
     def discover(self) -> Optional[_Plan]:

@@ -10,10 +10,14 @@ from jetson_exporter.readers.base import Reader
 from jetson_exporter.snapshot import Snapshot
 
 
-def make_readers(paths: Paths, enabled: Iterable[str]) -> List[Reader[object]]:
-    """One reader per enabled collector, in registration order."""
+def make_readers(paths: Paths, enabled: Iterable[str], keep_open: bool = False) -> List[Reader[object]]:
+    """One reader per enabled collector, in registration order.
+
+    `keep_open` keeps each reader's value files open between reads (about 80 descriptors per
+    board): what the exporter does; a process simulating many boards leaves it off.
+    """
     wanted = set(enabled)
-    return [cls(paths) for name, cls in READERS.items() if name in wanted]
+    return [cls(paths, keep_open) for name, cls in READERS.items() if name in wanted]
 
 
 def device_detected(snapshot: Snapshot) -> bool:
