@@ -41,7 +41,9 @@ class UsageError(Exception):
     """A bad flag or flag combination: one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class OneLineParser(argparse.ArgumentParser):
+    """argparse with the project's error style: one line on stderr, exit code 2 (not usage + error)."""
+
     def error(self, message: str) -> NoReturn:
         print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
         raise SystemExit(2)
@@ -59,7 +61,7 @@ def parse_duration(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Prometheus exporter for NVIDIA Jetson boards. Reads the board's own files "
         "(sysfs, procfs, debugfs) and serves metrics on /metrics.",

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Any, Dict, List, NoReturn, Optional, Sequence, TextIO, Tuple
+from typing import Any, Dict, List, Optional, Sequence, TextIO, Tuple
 
+from jetson_exporter.cli import OneLineParser
 from jetson_exporter.deploy.conventions import PRESETS
 from jetson_exporter.doctor import fixer, render
 from jetson_exporter.doctor.checks_cluster import ClusterView, run_cluster_checks
@@ -22,14 +23,8 @@ class DoctorError(Exception):
     """The doctor itself cannot run: one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(EXIT_CANNOT_RUN)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Find, explain and fix why an edge node's metrics don't reach Prometheus. Cluster mode "
         "(default) reads the cluster through a kubeconfig or in-cluster config; --edge runs on an edge node. "

@@ -106,14 +106,6 @@ def parse_int(text: str, path: str) -> int:
         raise ReadError(f"unexpected content in {path}: {text[:40]!r}") from None
 
 
-def parse_float(text: str, path: str) -> float:
-    token = text.split(None, 1)[0] if text else ""
-    try:
-        return float(token)
-    except ValueError:
-        raise ReadError(f"unexpected content in {path}: {text[:40]!r}") from None
-
-
 def listdir(path: str) -> List[str]:
     """Sorted entries of a directory; empty when it is missing or unreadable."""
     try:
@@ -245,18 +237,6 @@ class Files:
             if not text:
                 raise ReadError(f"{path} is empty")
             return parse_int(text, path)
-        except ReadError as exc:
-            self.errors.append(str(exc))
-            return None
-
-    def number(self, path: str) -> Optional[float]:
-        text = self.text(path)
-        if text is None:
-            return None
-        try:
-            if not text:
-                raise ReadError(f"{path} is empty")
-            return parse_float(text, path)
         except ReadError as exc:
             self.errors.append(str(exc))
             return None

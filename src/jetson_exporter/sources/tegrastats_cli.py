@@ -25,7 +25,7 @@ from typing import IO, BinaryIO, Dict, Iterable, List, NoReturn, Optional, Seque
 from zoneinfo import ZoneInfo
 
 from jetson_exporter.catalog import CATALOG
-from jetson_exporter.cli import UsageError, parse_duration
+from jetson_exporter.cli import OneLineParser, UsageError, parse_duration
 from jetson_exporter.exposition import Series, build_series
 from jetson_exporter.sampler import Sampler
 from jetson_exporter.snapshot import Snapshot
@@ -39,14 +39,8 @@ _SPILL_SAMPLES = 500_000  # buffered samples (about 30 MB) above this go to temp
 _SELF_PREFIX = "jetson_exporter_"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see --help)", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = OneLineParser(
         prog=PROG,
         description="Convert a tegrastats log to OpenMetrics on stdout, one sample set per line, for "
         "`promtool tsdb create-blocks-from openmetrics`. Counters (GPU busy seconds, energy joules, engine "
