@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from jetson_exporter.readers.files import Files
+from jetson_exporter.readers import files as files_module
+from jetson_exporter.readers.files import Files, kernel_devices
 
 
 def test_a_value_rewritten_in_place_is_read_again(tmp_path: Path) -> None:
@@ -76,3 +77,66 @@ def test_permission_denied_on_reopen_is_an_error(tmp_path: Path, monkeypatch: py
     monkeypatch.setattr(os, "open", denied)
     assert files.integer(str(path)) is None
     assert files.errors == [f"permission denied reading {path}"]
+
+
+MOUNTINFO = """\
+22 27 0:21 / /proc rw,nosuid,nodev,noexec,relatime shared:12 - proc proc rw
+23 27 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:2 - sysfs sysfs rw
+27 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw
+31 23 0:7 / /sys/kernel/debug rw,nosuid,nodev,noexec,relatime shared:15 - debugfs debugfs rw
+40 27 0:35 / /tmp rw,nosuid,nodev shared:19 - tmpfs tmpfs rw,size=8060416k
+612 611 0:22 / /host/sys ro,relatime master:2 - sysfs sysfs rw
+613 611 0:120 / /host/root/etc rw,relatime - overlay overlay rw,lowerdir=/a:/b,upperdir=/c,workdir=/d
+bad line without separator
+"""
+
+
+def test_kernel_filesystems_are_found_in_the_mount_table_and_nothing_else(tmp_path: Path) -> None:
+    mountinfo = tmp_path / "mountinfo"
+    mountinfo.write_text(MOUNTINFO)
+    assert kernel_devices(str(mountinfo)) == {os.makedev(0, 21), os.makedev(0, 22), os.makedev(0, 7)}
+    assert kernel_devices(str(tmp_path / "missing")) == frozenset()
+
+
+def test_a_kept_kernel_file_is_read_again_without_a_link_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    if os.stat("/proc/self/stat").st_dev not in kernel_devices():
+        pytest.skip("no procfs in this process's mount table")
+    files = Files(keep_open=True)
+    assert files.text("/proc/self/stat")
+    checks = []
+    real = os.fstat
+    monkeypatch.setattr(os, "fstat", lambda fd: checks.append(fd) or real(fd))
+    assert files.text("/proc/self/stat")
+    assert checks == []  # procfs regenerates the file on each read and never leaves a stale copy
+    files.close()
+
+
+def test_a_kept_kernel_file_that_fails_is_opened_again_to_tell_gone_from_broken(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A removed sysfs attribute fails reads of its open descriptor (ENODEV; debugfs: EIO) rather
+    # than returning old data; the path, opened again, says whether it is gone or broken.
+    path = tmp_path / "curr1_input"
+    path.write_text("480\n")
+    monkeypatch.setattr(files_module, "kernel_devices", lambda: frozenset({os.stat(path).st_dev}))
+    files = Files(keep_open=True)
+    assert files.integer(str(path)) == 480
+    real = os.pread
+    failures = []  # the kept descriptor's next read fails, as a removed attribute's does
+
+    def pread(fd: int, n: int, offset: int) -> bytes:
+        if failures:
+            failures.pop()
+            raise OSError(errno.EIO, "Input/output error")
+        return real(fd, n, offset)
+
+    monkeypatch.setattr(os, "pread", pread)
+    failures.append(1)
+    files.reset()
+    assert files.integer(str(path)) == 480  # still there: opened again and read
+    assert files.errors == [] and not files.vanished and not failures
+    failures.append(1)
+    path.unlink()
+    files.reset()
+    assert files.integer(str(path)) is None  # gone
+    assert files.vanished and files.errors == []
+    files.close()

@@ -14,14 +14,45 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
-from typing import Dict, List, Optional
+from typing import Dict, FrozenSet, List, Optional, Set
 
 # errnos meaning "no value right now", not "something is wrong".
 _ABSENT = frozenset(
     {errno.ENOENT, errno.ENOTDIR, errno.ENODEV, errno.ENXIO, errno.EAGAIN, errno.ENODATA, errno.EINVAL}
 )
 _CHUNK = 65536
+# Filesystems whose files the kernel generates on every read from offset 0, and whose removed
+# files fail reads of a descriptor kept open (sysfs: ENODEV, debugfs: EIO) instead of returning
+# old data. A regular file (a fixture, the simulator's tree, a copy of a board) can be unlinked or
+# replaced under an open descriptor, which only its link count tells.
+_KERNEL_FILESYSTEMS = frozenset({"sysfs", "proc", "debugfs", "tracefs"})
+_MOUNTINFO = "/proc/self/mountinfo"
+
+
+@functools.cache
+def kernel_devices(mountinfo: str = _MOUNTINFO) -> FrozenSet[int]:
+    """Device numbers of the kernel filesystems mounted in this process's own mount namespace.
+
+    This is the exporter's own view of its mounts (where a container has the host's /sys at
+    /host/sys), not a host file, so it is read directly rather than through Paths.
+    """
+    devices: Set[int] = set()
+    try:
+        with open(mountinfo, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                # `36 35 0:22 / /sys rw,... shared:7 - sysfs sysfs rw`: device third, type after " - "
+                left, _, right = line.partition(" - ")
+                fields, kind = left.split(), right.split()
+                if len(fields) < 3 or not kind or kind[0] not in _KERNEL_FILESYSTEMS:
+                    continue
+                major, _, minor = fields[2].partition(":")
+                with contextlib.suppress(ValueError):
+                    devices.add(os.makedev(int(major), int(minor)))
+    except OSError:
+        pass  # not Linux, or no /proc: every kept file is checked, which is only slower
+    return frozenset(devices)
 
 
 class ReadError(Exception):
@@ -164,6 +195,7 @@ class Files:
         # no path lookup, the larger part of reading ~80 small files a second.
         self.keep_open = keep_open
         self._fds: Dict[str, int] = {}
+        self._regular: Set[str] = set()  # kept files not on a kernel filesystem: checked before a read
 
     def reset(self) -> None:
         self.errors = []
@@ -172,6 +204,7 @@ class Files:
     def close(self) -> None:
         """Close the files kept open (before a new discovery, which may plan other files)."""
         fds, self._fds = self._fds, {}
+        self._regular = set()
         for fd in fds.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -183,16 +216,18 @@ class Files:
         fd = self._fds.get(path)
         if fd is not None:
             try:
-                # A file replaced by rename or removed (regular files: fixtures, the simulator)
-                # has no links left: open the path again rather than read a stale copy.
-                if os.fstat(fd).st_nlink:
-                    return _pread_all(fd)
+                # A regular file replaced by rename or removed has no links left: open the path
+                # again rather than read a stale copy. Kernel files need no such check.
+                if path not in self._regular or os.fstat(fd).st_nlink:
+                    data = os.pread(fd, _CHUNK, 0)
+                    return data if len(data) < _CHUNK else _pread_all(fd)
             except OSError as exc:
                 if exc.errno == errno.EAGAIN:
                     raise _Absent(False) from None  # the sensor is off for now; the file is fine
-                if exc.errno not in _ABSENT:
-                    raise ReadError(_describe(exc, path)) from exc
+                # Anything else (a removed sysfs or debugfs file, an I/O error): the path, opened
+                # again below, tells which it is.
             del self._fds[path]
+            self._regular.discard(path)
             with contextlib.suppress(OSError):
                 os.close(fd)
         try:
@@ -203,12 +238,15 @@ class Files:
             raise ReadError(_describe(exc, path)) from exc
         try:
             data = _pread_all(fd)
+            kernel = os.fstat(fd).st_dev in kernel_devices()
         except OSError as exc:
             os.close(fd)
             if exc.errno in _ABSENT:
                 raise _Absent(False) from None
             raise ReadError(_describe(exc, path)) from exc
         self._fds[path] = fd
+        if not kernel:
+            self._regular.add(path)
         return data
 
     def raw(self, path: str) -> Optional[bytes]:
