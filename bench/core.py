@@ -6,7 +6,10 @@ Every figure comes from the running exporter process as users run it (`python -m
 --root ...`): CPU from /proc/PID/stat (utime + stime), RSS from /proc/PID/status. Latency is
 measured by a client on a kept-alive connection, as Prometheus scrapes. Each figure is the median
 over `--runs` runs; the sampler tick and its floor (the same files read in a tight loop) are
-measured side by side in one process.
+measured side by side in one process. Each run also measures, side by side, the fixture as it is
+(regular files: a kept descriptor is link-checked before each read, since a regular file can be
+replaced under it) and the same files taken for kernel files, as /sys and /proc are on a board
+(no check: a removed sysfs file fails its reads instead).
 """
 
 from __future__ import annotations
@@ -63,12 +66,23 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+# The exporter as `python -m jetson_exporter` runs it, but with the files under the given root taken
+# for kernel files (as /sys is on a board): kept descriptors are read without a link-count check.
+AS_KERNEL_FILES = """
+import os, runpy, sys
+from jetson_exporter.readers import files
+files.kernel_devices = lambda: frozenset({os.stat(sys.argv[sys.argv.index("--root") + 1]).st_dev})
+runpy.run_module("jetson_exporter", run_name="__main__", alter_sys=True)
+"""
+
+
 class Exporter:
-    def __init__(self, root: str, interval: str = "1s") -> None:
+    def __init__(self, root: str, interval: str = "1s", as_kernel_files: bool = False) -> None:
         self.port = free_port()
         self.started = time.perf_counter()
+        launch = ["-c", AS_KERNEL_FILES] if as_kernel_files else ["-m", "jetson_exporter"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "jetson_exporter", "--root", root, "--sampler.interval", interval,
+            [sys.executable, *launch, "--root", root, "--sampler.interval", interval,
              "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warn"],
             env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
         )
@@ -153,6 +167,34 @@ def spaced(conn: http.client.HTTPConnection, path: str, duration: float) -> List
         latencies.append(latency)
         time.sleep(max(0.0, t0 + len(latencies) - time.perf_counter()))
     return latencies
+
+
+def run_kernel_files(root: str, duration: float) -> Dict[str, float]:
+    """Side by side for `duration`: the fixture as it is (regular files, whose kept descriptors
+    are link-checked before each read) and the same files taken for kernel files."""
+    exporters = {"regular": Exporter(root), "kernel": Exporter(root, as_kernel_files=True)}
+    try:
+        conns = {name: exp.connection() for name, exp in exporters.items()}
+        for conn in conns.values():
+            scrape(conn)
+        start = {name: thread_ns(exp.proc.pid) for name, exp in exporters.items()}
+        t0 = time.perf_counter()
+        n = 0
+        while time.perf_counter() - t0 < duration:
+            n += 1
+            for conn in conns.values():
+                scrape(conn)
+            time.sleep(max(0.0, t0 + n - time.perf_counter()))
+        elapsed = time.perf_counter() - t0
+        cpu = {}
+        for name, exp in exporters.items():
+            now = thread_ns(exp.proc.pid)
+            cpu[name] = sum(ns - start[name].get(task, 0) for task, ns in now.items()) / 1e9 * 60.0 / elapsed
+        return {"side_by_side_regular_files_cpu_s_per_60s": cpu["regular"],
+                "side_by_side_kernel_files_cpu_s_per_60s": cpu["kernel"]}
+    finally:
+        for exp in exporters.values():
+            exp.stop()
 
 
 def run_concurrency(root: str, clients: int = 50) -> Dict[str, float]:
@@ -254,8 +296,28 @@ def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
         floor_times.append(time.process_time() - t)
     tick = statistics.median(tick_times)
     floor = statistics.median(floor_times)
+    # Once a second, as the exporter runs, a tick finds cold caches: the same tick with pauses.
+    cold = []
+    for _ in range(20):
+        time.sleep(0.5)
+        t = time.thread_time()
+        sampler.tick()
+        cold.append(time.thread_time() - t)
+    # What a rediscovery (every Reader.rediscover_every reads, for hot-plugged sensors) costs.
+    discovery = []
+    for _ in range(10):
+        total = 0.0
+        for reader in sampler.collectors:
+            time.sleep(0.05)
+            t = time.thread_time()
+            reader.files.close()  # as Reader.read() does before discovering again
+            reader.discover()  # type: ignore[attr-defined]
+            total += time.thread_time() - t
+        discovery.append(total)
     return {"files_per_tick": float(len(files)), "tick_ms": tick * 1000, "floor_ms": floor * 1000,
-            "tick_over_floor": tick / floor if floor else float("nan")}
+            "tick_over_floor": tick / floor if floor else float("nan"),
+            "cold_tick_ms": statistics.median(cold) * 1000,
+            "rediscovery_all_collectors_ms": statistics.median(discovery) * 1000}
 
 
 def main() -> int:
@@ -265,6 +327,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--scrapes", type=int, default=10_000)
     parser.add_argument("--marker", default="jetson_info{", help="text a good scrape contains")
+    parser.add_argument("--tick-only", action="store_true", help="only the in-process sampler tick figures")
     args = parser.parse_args()
     global MARKER
     MARKER = args.marker.encode()
@@ -274,10 +337,12 @@ def main() -> int:
         for key, value in values.items():
             results.setdefault(key, []).append(value)
 
-    for _ in range(args.runs):
-        record(run_spaced(args.root, args.duration))
-        record(run_concurrency(args.root))
-    record(run_memory(args.root, args.scrapes))
+    if not args.tick_only:
+        for _ in range(args.runs):
+            record(run_spaced(args.root, args.duration))
+            record(run_concurrency(args.root))
+            record(run_kernel_files(args.root, args.duration))
+        record(run_memory(args.root, args.scrapes))
     record(run_tick(args.root))
     medians = {key: statistics.median(values) for key, values in results.items()}
     print("| figure | median | runs |")
