@@ -311,7 +311,7 @@ def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
             time.sleep(0.05)
             t = time.thread_time()
             reader.files.close()  # as Reader.read() does before discovering again
-            reader.discover()  # type: ignore[attr-defined]
+            reader.discover()
             total += time.thread_time() - t
         discovery.append(total)
     return {"files_per_tick": float(len(files)), "tick_ms": tick * 1000, "floor_ms": floor * 1000,

@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Tuple
 
 from testkit.core import parse_exposition
 
@@ -13,16 +14,16 @@ ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 
 
-def _excerpt() -> str:
-    text = README.read_text()
-    section = text.split("## What a scrape looks like", 1)[1]
+def _excerpt() -> Tuple[str, str]:
+    """(the fixture tree the README names, the scrape lines it shows)."""
+    section = README.read_text().split("## What a scrape looks like", 1)[1]
     match = re.search(r"the `(tests/fixtures/[^`]+)` tree.*?```\n(.*?)```", section, re.S)
     assert match, "the README's scrape excerpt names no fixture tree"
-    return match.group(1) + "\n" + match.group(2)
+    return match.group(1), match.group(2)
 
 
 def test_every_gauge_in_the_readme_excerpt_is_served_with_that_value() -> None:
-    fixture, _, body = _excerpt().partition("\n")
+    fixture, body = _excerpt()
     result = subprocess.run([sys.executable, "-m", "jetson_exporter", "--once", "--root", str(ROOT / fixture)],
                             capture_output=True, text=True, timeout=60, check=True)
     served = parse_exposition(result.stdout)
