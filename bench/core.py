@@ -58,6 +58,11 @@ def thread_ns(pid: int) -> dict:  # type: ignore[type-arg]
     return result
 
 
+def thread_cpu_s(pid: int, since: Dict[str, int]) -> float:
+    """On-CPU seconds of the process's threads since a `thread_ns` reading."""
+    return sum(ns - since.get(task, 0) for task, ns in thread_ns(pid).items()) / 1e9
+
+
 def rss_mb(pid: int) -> float:
     with open(f"/proc/{pid}/status") as fh:
         for line in fh:
@@ -140,9 +145,8 @@ def run_spaced(root: str, duration: float) -> Dict[str, float]:
         t0 = time.perf_counter()
         latencies = spaced(conn, "/metrics", duration)
         cpu = cpu_seconds(exp.proc.pid) - cpu0
-        threads1 = thread_ns(exp.proc.pid)
+        exact = thread_cpu_s(exp.proc.pid, threads0)
         elapsed = time.perf_counter() - t0
-        exact = sum(ns - threads0.get(task, 0) for task, ns in threads1.items()) / 1e9
         return {
             "startup_s": exp.startup_s,
             "cpu_s_per_60s": cpu * 60.0 / elapsed,
@@ -186,10 +190,7 @@ def run_kernel_files(root: str, duration: float) -> Dict[str, float]:
                 scrape(conn)
             time.sleep(max(0.0, t0 + n - time.perf_counter()))
         elapsed = time.perf_counter() - t0
-        cpu = {}
-        for name, exp in exporters.items():
-            now = thread_ns(exp.proc.pid)
-            cpu[name] = sum(ns - start[name].get(task, 0) for task, ns in now.items()) / 1e9 * 60.0 / elapsed
+        cpu = {name: thread_cpu_s(exp.proc.pid, start[name]) * 60.0 / elapsed for name, exp in exporters.items()}
         return {"side_by_side_regular_files_cpu_s_per_60s": cpu["regular"],
                 "side_by_side_kernel_files_cpu_s_per_60s": cpu["kernel"]}
     finally:

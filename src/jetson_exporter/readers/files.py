@@ -219,8 +219,7 @@ class Files:
                 # A regular file replaced by rename or removed has no links left: open the path
                 # again rather than read a stale copy. Kernel files need no such check.
                 if path not in self._regular or os.fstat(fd).st_nlink:
-                    data = os.pread(fd, _CHUNK, 0)
-                    return data if len(data) < _CHUNK else _pread_all(fd)
+                    return _pread_all(fd)
             except OSError as exc:
                 if exc.errno == errno.EAGAIN:
                     raise _Absent(False) from None  # the sensor is off for now; the file is fine
