@@ -19,12 +19,18 @@ class Reader(Generic[PlanT]):
     files. The plan is rebuilt every `rediscover_every` reads so that hot-plugged sensors
     appear, at once when a planned file has vanished, and on the next read when discovery met
     an unreadable file (so that the error stays visible, and clears, while the problem lasts).
+
+    Hardware that the SoC and its device tree fix at boot (cores, clocks, the GPU, engines) does
+    not come and go like sensors whose drivers probe late (thermal zones, power monitors, fans):
+    a reader of it sets `settled_rediscover_every`, used instead once its discovery has found
+    what it looks for (`found`).
     """
 
     name: ClassVar[str]
     description: ClassVar[str]
     default_enabled: ClassVar[bool] = True
     rediscover_every: int = 30
+    settled_rediscover_every: Optional[int] = None
     # Settings (clock limits, governors, on/off flags) change only when someone changes them
     # (nvpmodel, jetson_clocks): read every this many reads, not every tick.
     settings_every: int = 10
@@ -35,6 +41,7 @@ class Reader(Generic[PlanT]):
         self._plan: Optional[PlanT] = None
         self._reads = 0
         self._stale = False
+        self._rediscover_after = self.rediscover_every
 
     @property
     def errors(self) -> List[str]:
@@ -44,13 +51,15 @@ class Reader(Generic[PlanT]):
     def read(self) -> Snapshot:
         self.files.reset()
         discovery_failed = False
-        if self._plan is None or self._stale or self._reads >= self.rediscover_every:
+        if self._plan is None or self._stale or self._reads >= self._rediscover_after:
             self.files.close()
             self._plan = self.discover()
             self._reads = 0
             self._stale = False
             self.files.vanished = False  # discovery probes files that may legitimately be missing
             discovery_failed = bool(self.files.errors)
+            settled = self.settled_rediscover_every
+            self._rediscover_after = settled if settled and self.found(self._plan) else self.rediscover_every
         self._reads += 1
         part = self.sample(self._plan)
         if self.files.vanished or discovery_failed:
@@ -63,6 +72,10 @@ class Reader(Generic[PlanT]):
 
     def discover(self) -> PlanT:
         raise NotImplementedError
+
+    def found(self, plan: PlanT) -> bool:
+        """Whether discovery found the hardware (only asked where `settled_rediscover_every` is set)."""
+        return True
 
     def sample(self, plan: PlanT) -> Snapshot:
         raise NotImplementedError

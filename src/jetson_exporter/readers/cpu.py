@@ -74,6 +74,10 @@ class _Plan:
 class CpuReader(Reader[_Plan]):
     name = "cpu"
     description = "per-core online state, frequency, governor and /proc/stat time"
+    settled_rediscover_every = 300
+
+    def found(self, plan: _Plan) -> bool:
+        return bool(plan.cpus and plan.policies)
 
     def _cpu_root(self, *parts: str) -> str:
         return self.paths.sys("devices", "system", "cpu", *parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from jetson_exporter.paths import Paths
 from jetson_exporter.readers.base import Reader
 from jetson_exporter.readers.files import read_str
 from jetson_exporter.snapshot import Emc, Snapshot
@@ -29,6 +30,10 @@ def _readable(path: str) -> bool:
 class EmcReader(Reader[_Plan]):
     name = "emc"
     description = "memory controller frequency and utilization (needs debugfs on most models)"
+    settled_rediscover_every = 300
+
+    def found(self, plan: _Plan) -> bool:
+        return plan.cur is not None and plan.activity is not None
 
     def _clock_sources(self) -> Tuple[Tuple[str, str, str], ...]:
         p = self.paths
@@ -67,14 +72,24 @@ class EmcReader(Reader[_Plan]):
                 break
         return _Plan(cur, lo, hi, cap_file if _readable(cap_file) else None, activity)
 
+    def __init__(self, paths: Paths, keep_open: bool = False) -> None:
+        super().__init__(paths, keep_open)
+        # min, max and the nvpmodel cap change with nvpmodel and jetson_clocks: read as settings.
+        self._limits: Optional[Tuple[Optional[int], Optional[int], Optional[int]]] = None
+
     def sample(self, plan: _Plan) -> Snapshot:
         if plan.cur is None and plan.activity is None:
             return Snapshot()
         read = self.files.privileged_integer
         cur = read(plan.cur) if plan.cur else None
-        lo = read(plan.lo) if plan.lo else None
-        hi = read(plan.hi) if plan.hi else None
-        cap = read(plan.cap) if plan.cap else None
+        if self._limits is None or self.settings_due():
+            errors = len(self.files.errors)
+            limits = (read(plan.lo) if plan.lo else None, read(plan.hi) if plan.hi else None,
+                      read(plan.cap) if plan.cap else None)
+            self._limits = limits if len(self.files.errors) == errors else None  # retried next time
+        else:
+            limits = self._limits
+        lo, hi, cap = limits
         if hi is not None and cap and cap < hi:
             hi = cap
         utilization = None

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from jetson_exporter.paths import Paths
 from jetson_exporter.readers.base import Reader
 from jetson_exporter.readers.files import listdir, read_str
 from jetson_exporter.snapshot import Engine, Snapshot, canonical_engine_name
@@ -31,6 +32,10 @@ class _Plan:
 class EnginesReader(Reader[_Plan]):
     name = "engines"
     description = "hardware engine on/off state and clock (debugfs clocks: needs root)"
+    settled_rediscover_every = 300
+
+    def found(self, plan: _Plan) -> bool:
+        return bool(plan.engines)
 
     def discover(self) -> _Plan:
         root = self.paths.debug("clk")
@@ -54,19 +59,38 @@ class EnginesReader(Reader[_Plan]):
         )
         return _Plan(engines)
 
+    def __init__(self, paths: Paths, keep_open: bool = False) -> None:
+        super().__init__(paths, keep_open)
+        # Engine -> its clock rate as last read: a switched-off engine's rate is a setting (the
+        # rate it will start at), re-read with the other settings rather than every tick.
+        self._rates: Dict[str, Optional[int]] = {}
+
     def sample(self, plan: _Plan) -> Snapshot:
         engines = []
+        read = self.files.privileged_integer
+        settings_due = self.settings_due()
         for name, clocks in plan.engines:
             active: Optional[bool] = None
-            freq = None
+            primary_rate: Optional[int] = None
+            primary_read = False
             for i, clock in enumerate(clocks):
-                count = self.files.privileged_integer(clock.enable_count) if clock.enable_count else None
-                rate = self.files.privileged_integer(clock.rate)
-                if i == 0 and rate is not None and rate != _NO_LIMIT:
-                    freq = float(rate)
-                on = count > 0 if count is not None else (rate > 0 if rate is not None else None)
+                count = read(clock.enable_count) if clock.enable_count is not None else None
+                if count is not None:
+                    on: Optional[bool] = count > 0
+                else:  # no (readable) enable count: a clock running at a rate is taken for on
+                    rate = read(clock.rate)
+                    on = rate > 0 if rate is not None else None
+                    if i == 0:
+                        primary_rate, primary_read = rate, True
                 if on is not None:
                     active = bool(active) or on
+            # The preferred member's rate is the engine's speed.
+            if not primary_read and (active or settings_due or name not in self._rates):
+                primary_rate, primary_read = read(clocks[0].rate), True
+            if primary_read:
+                self._rates[name] = primary_rate
+            rate = self._rates.get(name)
+            freq = float(rate) if rate is not None and rate != _NO_LIMIT else None
             if active is None and freq is None:
                 continue
             engines.append(Engine(name=name, active=active, freq_hz=freq))

@@ -49,6 +49,10 @@ class _Settings:
 class GpuReader(Reader[Optional[_Plan]]):
     name = "gpu"
     description = "GPU load, frequency, governor and rail-gating via devfreq (busy-seconds counter)"
+    settled_rediscover_every = 300
+
+    def found(self, plan: Optional[_Plan]) -> bool:
+        return plan is not None
 
     def __init__(self, paths: Paths, keep_open: bool = False) -> None:
         super().__init__(paths, keep_open)
