@@ -27,26 +27,37 @@ def _b(flag: Optional[bool]) -> Optional[float]:
     return None if flag is None else (1.0 if flag else 0.0)
 
 
+_PYTHON_VERSION = platform.python_version()
+
 # One family's samples: the catalog entry and (label values, value) pairs in emission order.
 Series = Tuple[CatalogMetric, List[Tuple[Tuple[str, ...], float]]]
 
 
 class _Builder:
-    """Collects series per metric; a metric is emitted only if it got at least one sample."""
+    """Series per metric in the order their metrics were first asked for; a metric is emitted
+    only if it got at least one sample. `family(name)` is the list to append `(labels, value)`
+    to (values already floats); `add` is the same with the None check and conversion done."""
 
     def __init__(self) -> None:
-        self._series: Dict[str, Series] = {}
+        self._series: Dict[str, List[Tuple[Tuple[str, ...], float]]] = {}
+
+    def family(self, name: str) -> List[Tuple[Tuple[str, ...], float]]:
+        samples = self._series.get(name)
+        if samples is None:
+            samples = self._series[name] = []
+        return samples
 
     def add(self, name: str, value: Optional[float], *label_values: str) -> None:
-        if value is None:
-            return
-        series = self._series.get(name)
-        if series is None:
-            series = self._series[name] = (BY_NAME[name], [])
-        series[1].append((label_values, float(value)))
+        if value is not None:
+            self.family(name).append((label_values, float(value)))
 
     def series(self) -> List[Series]:
-        return list(self._series.values())
+        return [(BY_NAME[name], samples) for name, samples in self._series.items() if samples]
+
+
+def _put(samples: List[Tuple[Tuple[str, ...], float]], label_values: Tuple[str, ...], value: Optional[float]) -> None:
+    if value is not None:
+        samples.append((label_values, float(value)))
 
 
 def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> List[Series]:
@@ -55,6 +66,7 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
     c = sample.counters
     b = _Builder()
     add = b.add
+    family = b.family
 
     if s.board is not None and any(
         (s.board.model, s.board.module, s.board.soc, s.board.l4t)
@@ -65,21 +77,34 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
         if bd.carrier or bd.serial:
             add("jetson_board_info", 1.0, bd.carrier or "", bd.serial or "")
 
-    for core in s.cpus:
-        cpu = str(core.index)
-        add("jetson_cpu_online", 1.0 if core.online else 0.0, cpu)
-        if core.online:
-            add("jetson_cpu_utilization_ratio", core.utilization, cpu)
-            add("jetson_cpu_frequency_hertz", core.freq_hz, cpu)
-            add("jetson_cpu_frequency_min_hertz", core.min_freq_hz, cpu)
-            add("jetson_cpu_frequency_max_hertz", core.max_freq_hz, cpu)
+    if s.cpus:
+        online = family("jetson_cpu_online")
+        utilization = family("jetson_cpu_utilization_ratio")
+        freq = family("jetson_cpu_frequency_hertz")
+        freq_min = family("jetson_cpu_frequency_min_hertz")
+        freq_max = family("jetson_cpu_frequency_max_hertz")
+        governor = family("jetson_cpu_governor_info")
+        for core in s.cpus:
+            cpu = (str(core.index),)
+            if not core.online:
+                online.append((cpu, 0.0))
+                continue
+            online.append((cpu, 1.0))
+            _put(utilization, cpu, core.utilization)
+            _put(freq, cpu, core.freq_hz)
+            _put(freq_min, cpu, core.min_freq_hz)
+            _put(freq_max, cpu, core.max_freq_hz)
             if core.governor:
-                add("jetson_cpu_governor_info", 1.0, cpu, core.governor)
-    for core in s.cpus:
-        if core.times_s:
-            cpu = str(core.index)
-            for mode in CPU_MODES:
-                add("jetson_cpu_seconds_total", core.times_s.get(mode), cpu, mode)
+                governor.append(((cpu[0], core.governor), 1.0))
+        seconds = family("jetson_cpu_seconds_total")
+        for core in s.cpus:
+            times = core.times_s
+            if times:
+                cpu_label = str(core.index)
+                for mode in CPU_MODES:
+                    value = times.get(mode)
+                    if value is not None:
+                        seconds.append(((cpu_label, mode), float(value)))
 
     g = s.gpu
     if g is not None:
@@ -88,8 +113,8 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
         add("jetson_gpu_frequency_hertz", g.freq_hz)
         add("jetson_gpu_frequency_min_hertz", g.min_freq_hz)
         add("jetson_gpu_frequency_max_hertz", g.max_freq_hz)
-        for i, freq in enumerate(g.gpc_freq_hz):
-            add("jetson_gpu_gpc_frequency_hertz", freq, str(i))
+        for i, gpc_freq in enumerate(g.gpc_freq_hz):
+            add("jetson_gpu_gpc_frequency_hertz", gpc_freq, str(i))
         if g.governor:
             add("jetson_gpu_governor_info", 1.0, g.governor)
         add("jetson_gpu_railgate_enabled", _b(g.railgate_enabled))
@@ -120,31 +145,43 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
         add("jetson_memory_iram_total_bytes", m.iram_total_bytes)
         add("jetson_memory_iram_used_bytes", m.iram_used_bytes)
 
-    for engine in s.engines:
-        add("jetson_engine_active", _b(engine.active), engine.name)
-        add("jetson_engine_frequency_hertz", engine.freq_hz, engine.name)
-        add("jetson_engine_utilization_ratio", engine.utilization, engine.name)
-        add("jetson_engine_active_seconds_total", c.engine_active_s.get(engine.name), engine.name)
+    if s.engines:
+        active = family("jetson_engine_active")
+        engine_freq = family("jetson_engine_frequency_hertz")
+        engine_utilization = family("jetson_engine_utilization_ratio")
+        engine_seconds = family("jetson_engine_active_seconds_total")
+        for engine in s.engines:
+            label = (engine.name,)
+            _put(active, label, _b(engine.active))
+            _put(engine_freq, label, engine.freq_hz)
+            _put(engine_utilization, label, engine.utilization)
+            _put(engine_seconds, label, c.engine_active_s.get(engine.name))
 
-    for zone in s.thermal:
-        add("jetson_temperature_celsius", zone.temp_c, zone.name)
-    for zone in s.thermal:
-        for trip in zone.trips:
-            add("jetson_temperature_trip_point_celsius", trip.temp_c, zone.name, trip.kind)
+    if s.thermal:
+        temperature = family("jetson_temperature_celsius")
+        for zone in s.thermal:
+            temperature.append(((zone.name,), float(zone.temp_c)))
+        trips = family("jetson_temperature_trip_point_celsius")
+        for zone in s.thermal:
+            for trip in zone.trips:
+                trips.append(((zone.name, trip.kind), float(trip.temp_c)))
 
-    for rail in s.rails:
-        add("jetson_power_watts", rail.power_w, rail.name)
-    for rail in s.rails:
-        add("jetson_voltage_volts", rail.voltage_v, rail.name)
-    for rail in s.rails:
-        add("jetson_current_amperes", rail.current_a, rail.name)
-    for rail in s.rails:
-        add("jetson_current_limit_amperes", rail.warn_current_a, rail.name, "warn")
-        add("jetson_current_limit_amperes", rail.crit_current_a, rail.name, "crit")
-        add("jetson_current_alarm", _b(rail.warn_alarm), rail.name, "warn")
-        add("jetson_current_alarm", _b(rail.crit_alarm), rail.name, "crit")
-    for rail in s.rails:
-        add("jetson_energy_joules_total", c.energy_j.get(rail.name), rail.name)
+    if s.rails:
+        power, voltage, current = (family("jetson_power_watts"), family("jetson_voltage_volts"),
+                                   family("jetson_current_amperes"))
+        limit, alarm = family("jetson_current_limit_amperes"), family("jetson_current_alarm")
+        energy = family("jetson_energy_joules_total")
+        for rail in s.rails:
+            label = (rail.name,)
+            _put(power, label, rail.power_w)
+            _put(voltage, label, rail.voltage_v)
+            _put(current, label, rail.current_a)
+            warn, crit = (rail.name, "warn"), (rail.name, "crit")
+            _put(limit, warn, rail.warn_current_a)
+            _put(limit, crit, rail.crit_current_a)
+            _put(alarm, warn, _b(rail.warn_alarm))
+            _put(alarm, crit, _b(rail.crit_alarm))
+            _put(energy, label, c.energy_j.get(rail.name))
     add("jetson_board_power_watts", s.board_power_w())
     add("jetson_board_energy_joules_total", c.board_energy_j)
 
@@ -156,14 +193,19 @@ def build_series(sample: Sample, *, source: str, detected: Optional[bool]) -> Li
         add("jetson_power_mode_info", 1.0, str(s.power_mode.id), s.power_mode.name or "")
     add("jetson_clocks_enabled", _b(s.jetson_clocks))
 
-    add("jetson_exporter_build_info", 1.0, __version__, source, platform.python_version())
+    add("jetson_exporter_build_info", 1.0, __version__, source, _PYTHON_VERSION)
     add("jetson_exporter_device_detected", _b(detected))
-    for h in sample.health:
-        add("jetson_exporter_collector_success", 1.0 if h.success else 0.0, h.name)
-        add("jetson_exporter_collector_duration_seconds", h.duration_s, h.name)
-        add("jetson_exporter_collector_errors_total", float(h.errors_total), h.name)
-        for counter, value in h.counters.items():
-            add(counter, value)
+    if sample.health:
+        success = family("jetson_exporter_collector_success")
+        duration = family("jetson_exporter_collector_duration_seconds")
+        errors = family("jetson_exporter_collector_errors_total")
+        for h in sample.health:
+            label = (h.name,)
+            success.append((label, 1.0 if h.success else 0.0))
+            _put(duration, label, h.duration_s)
+            errors.append((label, float(h.errors_total)))
+            for counter, value in h.counters.items():
+                add(counter, value)
     if sample.generation:
         add("jetson_exporter_last_sample_timestamp_seconds", sample.timestamp)
     return b.series()

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass, field, fields, replace
 from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Set, Tuple
 
-from jetson_exporter.snapshot import CpuCore, Snapshot, derive_jetson_clocks
+from jetson_exporter.snapshot import Snapshot, derive_jetson_clocks
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +80,6 @@ def merge_parts(parts: Sequence[Snapshot]) -> Snapshot:
     return Snapshot(**values)  # type: ignore[arg-type]
 
 
-def cpu_utilization(prev: Optional[Mapping[str, float]], cur: Optional[Mapping[str, float]]) -> Optional[float]:
-    """Busy share of one core between two /proc/stat readings."""
-    if not prev or not cur:
-        return None
-    total = sum(cur.values()) - sum(prev.values())
-    if total <= 0:
-        return None
-    idle = (cur.get("idle", 0.0) - prev.get("idle", 0.0)) + (cur.get("iowait", 0.0) - prev.get("iowait", 0.0))
-    return min(max(1.0 - idle / total, 0.0), 1.0)
-
-
 class _Integrator:
     """Trapezoidal integration of one quantity per key, skipping gaps where it was unknown."""
 
@@ -152,7 +141,6 @@ class Sampler:
         self._board = _Integrator(max_gap)
         self._rails = _Integrator(max_gap)
         self._engines = _Integrator(max_gap)
-        self._prev_cpu_times: Dict[int, Mapping[str, float]] = {}
 
     # -- one tick -------------------------------------------------------------------------------
 
@@ -219,19 +207,6 @@ class Sampler:
         return sample
 
     def _derive(self, snapshot: Snapshot) -> Snapshot:
-        cpus = []
-        changed = False
-        for core in snapshot.cpus:
-            if core.utilization is None and core.times_s is not None:
-                util = cpu_utilization(self._prev_cpu_times.get(core.index), core.times_s) if core.online else None
-                if util is not None:
-                    # A plain constructor call: dataclasses.replace() costs several times more, 12x a tick.
-                    core = CpuCore(**{**core.__dict__, "utilization": util})
-                    changed = True
-            cpus.append(core)
-        self._prev_cpu_times = {c.index: c.times_s for c in snapshot.cpus if c.times_s is not None}
-        if changed:
-            snapshot = replace(snapshot, cpus=tuple(cpus))
         if snapshot.jetson_clocks is None:
             pinned = derive_jetson_clocks(snapshot)
             if pinned is not None:

@@ -40,8 +40,8 @@ class CpuCore:
     governor: Optional[str] = None
     # Cumulative time per mode (CPU_MODES) in seconds since boot, from /proc/stat.
     times_s: Optional[Mapping[str, float]] = None
-    # Load 0-1 over the last interval; sources that see only a percentage (tegrastats, jtop)
-    # set it, and the sampler computes it from `times_s` deltas otherwise.
+    # Load 0-1 over the last interval: from `times_s` deltas between two reads (the CPU reader),
+    # or the percentage a source reports (tegrastats, jtop).
     utilization: Optional[float] = None
 
 

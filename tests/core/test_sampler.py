@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from jetson_exporter.sampler import Sampler, cpu_utilization
+from jetson_exporter.readers.cpu import cpu_utilization
+from jetson_exporter.sampler import Sampler
 from jetson_exporter.snapshot import CpuCore, Gpu, PowerRail, Snapshot
 from testkit.core import FakeClock, FakeCollector, board_snapshot
 
@@ -80,22 +81,6 @@ def test_cpu_utilization_comes_from_proc_stat_deltas() -> None:
     assert cpu_utilization(before, after) == pytest.approx(0.4)
     assert cpu_utilization(None, after) is None
     assert cpu_utilization(after, after) is None
-
-
-def test_sampler_fills_cpu_utilization_for_online_cores_only() -> None:
-    clock = FakeClock()
-    cpu = FakeCollector("cpu")
-    sampler = _sampler(cpu, clock=clock)
-    times0 = {"user": 0.0, "idle": 10.0}
-    times1 = {"user": 1.0, "idle": 10.0}
-    cpu.snapshot = Snapshot(cpus=(CpuCore(0, True, times_s=times0), CpuCore(1, False)))
-    sampler.tick()
-    assert sampler.latest.snapshot.cpus[0].utilization is None
-    cpu.snapshot = Snapshot(cpus=(CpuCore(0, True, times_s=times1), CpuCore(1, False)))
-    clock.advance(1.0)
-    sampler.tick()
-    assert sampler.latest.snapshot.cpus[0].utilization == pytest.approx(1.0)
-    assert sampler.latest.snapshot.cpus[1].utilization is None
 
 
 def test_jetson_clocks_is_derived_from_pinned_limits() -> None:

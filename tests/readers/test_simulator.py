@@ -91,6 +91,24 @@ def test_cpu_utilization_follows_rewritten_proc_stat(tmp_path: Path, exporter: C
     assert scrape.value("jetson_cpu_utilization_ratio", cpu="1") is None  # no ticks passed: unknown, not 0
 
 
+def test_a_core_switched_off_between_reads_has_no_utilization(
+    tmp_path: Path, exporter: Callable[..., Exporter]
+) -> None:
+    tree = write_tree(str(tmp_path), ORIN.spec, ORIN.state)
+    board = exporter(tmp_path, ["cpu"])
+    board.scrape()
+    cpus = list(ORIN.state.cpus)
+    t0, t1 = cpus[0].times, cpus[1].times
+    assert t0 is not None and t1 is not None
+    cpus[0] = CpuState(True, dataclasses.replace(t0, user=t0.user + 0.25, idle=t0.idle + 0.75))
+    cpus[1] = CpuState(False)  # nvpmodel took it offline: its /proc/stat line is gone
+    tree.write_state(dataclasses.replace(ORIN.state, cpus=tuple(cpus)))
+    scrape = board.scrape()
+    assert scrape.value("jetson_cpu_utilization_ratio", cpu="0") == pytest.approx(0.25)
+    assert scrape.value("jetson_cpu_online", cpu="1") == 0.0
+    assert scrape.value("jetson_cpu_utilization_ratio", cpu="1") is None
+
+
 def test_counters_integrate_the_rewritten_values_over_the_sampler_clock(
     tmp_path: Path, exporter: Callable[..., Exporter]
 ) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Tuple
+from typing import Dict, FrozenSet, List, Mapping, Optional, Tuple
 
 from jetson_exporter.paths import Paths
 from jetson_exporter.readers.base import Reader
@@ -49,6 +49,17 @@ def parse_proc_stat(text: str) -> Dict[int, Dict[str, float]]:
         except (ValueError, IndexError):
             continue
     return result
+
+
+def cpu_utilization(prev: Optional[Mapping[str, float]], cur: Optional[Mapping[str, float]]) -> Optional[float]:
+    """Busy share of one core between two /proc/stat readings."""
+    if not prev or not cur:
+        return None
+    total = sum(cur.values()) - sum(prev.values())
+    if total <= 0:
+        return None
+    idle = (cur.get("idle", 0.0) - prev.get("idle", 0.0)) + (cur.get("iowait", 0.0) - prev.get("iowait", 0.0))
+    return min(max(1.0 - idle / total, 0.0), 1.0)
 
 
 _Clocks = Tuple[Optional[float], Optional[float], Optional[float], Optional[str]]
@@ -153,6 +164,8 @@ class CpuReader(Reader[_Plan]):
         super().__init__(paths, keep_open)
         # Per policy directory: scaling_min_freq, scaling_max_freq (kHz), governor.
         self._settings: Dict[str, Tuple[Optional[int], Optional[int], Optional[str]]] = {}
+        # The last /proc/stat reading per core: utilization is the busy share since then.
+        self._prev_times: Mapping[int, Mapping[str, float]] = {}
 
     def sample(self, plan: _Plan) -> Snapshot:
         online, unknown = self._online(plan)
@@ -185,11 +198,13 @@ class CpuReader(Reader[_Plan]):
             for cpu in policy.cpus:
                 clocks[cpu] = entry
         cores = []
+        prev_times = self._prev_times
         for cpu in plan.cpus:
             if cpu in unknown:
                 continue
             is_online = cpu in online
             freq_hz, min_hz, max_hz, gov = clocks.get(cpu, _NO_CLOCKS) if is_online else _NO_CLOCKS
+            core_times = times.get(cpu)
             cores.append(
                 CpuCore(
                     index=cpu,
@@ -198,7 +213,9 @@ class CpuReader(Reader[_Plan]):
                     min_freq_hz=min_hz,
                     max_freq_hz=max_hz,
                     governor=gov,
-                    times_s=times.get(cpu),
+                    times_s=core_times,
+                    utilization=cpu_utilization(prev_times.get(cpu), core_times) if is_online else None,
                 )
             )
+        self._prev_times = times
         return Snapshot(cpus=tuple(cores))
