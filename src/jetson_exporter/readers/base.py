@@ -52,8 +52,12 @@ class Reader(Generic[PlanT]):
         self.files.reset()
         discovery_failed = False
         if self._plan is None or self._stale or self._reads >= self._rediscover_after:
-            self.files.close()
-            self._plan = self.discover()
+            if self._stale:
+                self.files.close()  # something vanished: every file is opened afresh
+            plan = self.discover()
+            if plan != self._plan:
+                self.files.close()  # files of the old plan may be planned no more
+            self._plan = plan
             self._reads = 0
             self._stale = False
             self.files.vanished = False  # discovery probes files that may legitimately be missing

@@ -219,7 +219,8 @@ class Files:
                 # A regular file replaced by rename or removed has no links left: open the path
                 # again rather than read a stale copy. Kernel files need no such check.
                 if path not in self._regular or os.fstat(fd).st_nlink:
-                    return _pread_all(fd)
+                    data = os.pread(fd, _CHUNK, 0)  # one read for all but the largest files
+                    return data if len(data) < _CHUNK else _pread_all(fd)
             except OSError as exc:
                 if exc.errno == errno.EAGAIN:
                     raise _Absent(False) from None  # the sensor is off for now; the file is fine
