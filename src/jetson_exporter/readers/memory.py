@@ -17,7 +17,7 @@ _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 # The /proc/meminfo keys the reader uses; matching only these halves the parse of ~55 lines.
 MEMINFO_KEYS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapCached", "SwapTotal", "SwapFree",
                 "SReclaimable", "NvMapMemUsed")
-_MEMINFO_LINE = re.compile(r"^(%s):\s+(\d+) kB$" % "|".join(MEMINFO_KEYS), re.M)
+_MEMINFO_LINE = re.compile("^(" + "|".join(MEMINFO_KEYS) + r"):\s+(\d+) kB$", re.M)
 
 
 def parse_meminfo(text: str) -> Dict[str, float]:
