@@ -34,6 +34,11 @@ def _first_existing(directory: str, names: Tuple[str, ...]) -> Optional[str]:
     return None
 
 
+def _device_name(hwmon: str) -> str:
+    """hwmon numbers change across boots; the parent device's name does not."""
+    return os.path.basename(os.path.realpath(os.path.join(hwmon, "device")))
+
+
 class FanReader(Reader[_Plan]):
     name = "fan"
     description = "fan PWM ratio and tachometer RPM"
@@ -45,16 +50,14 @@ class FanReader(Reader[_Plan]):
         for entry in listdir(root):
             hwmon = os.path.join(root, entry)
             chip = self.files.text(os.path.join(hwmon, "name"))  # unreadable: an error, not a crash
-            # hwmon numbers change across boots; the parent device's name does not.
-            device = os.path.basename(os.path.realpath(os.path.join(hwmon, "device")))
             if chip == "pwmfan":
                 pwm = _first_existing(hwmon, ("pwm1",))
                 if pwm:
-                    pwms.append((device, pwm))
+                    pwms.append((_device_name(hwmon), pwm))
             elif chip == "pwm_tach":
                 rpm = _first_existing(hwmon, _RPM_FILES)
                 if rpm:
-                    tachs.append((device, rpm))
+                    tachs.append((_device_name(hwmon), rpm))
         # JetPack 4 and earlier: a platform device with its own attribute names.
         legacy = self.paths.sys("devices", "pwm-fan")
         legacy_pwm = _first_existing(legacy, ("target_pwm",))
