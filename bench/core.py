@@ -315,10 +315,42 @@ def run_tick(root: str, ticks: int = 2000) -> Dict[str, float]:
             reader.discover()
             total += time.thread_time() - t
         discovery.append(total)
-    return {"files_per_tick": float(len(files)), "tick_ms": tick * 1000, "floor_ms": floor * 1000,
-            "tick_over_floor": tick / floor if floor else float("nan"),
-            "cold_tick_ms": statistics.median(cold) * 1000,
-            "rediscovery_all_collectors_ms": statistics.median(discovery) * 1000}
+    result = {"files_per_tick": float(len(files)), "tick_ms": tick * 1000, "floor_ms": floor * 1000,
+              "tick_over_floor": tick / floor if floor else float("nan"),
+              "cold_tick_ms": statistics.median(cold) * 1000,
+              "rediscovery_all_collectors_ms": statistics.median(discovery) * 1000}
+    result.update(run_compress(sampler.latest))
+    return result
+
+
+def run_compress(sample: object) -> Dict[str, float]:
+    """What a new tick costs the scrape path: the series built and encoded as text, then
+    gzip-compressed (level 1, as the exporter serves it). Back to back, and with pauses as a
+    scrape once a second finds its caches."""
+    import gzip
+
+    from jetson_exporter.exposition import Encoder, build_series
+
+    encoder = Encoder()
+
+    def encode() -> bytes:
+        return encoder.encode(build_series(sample, source="sysfs", detected=True), openmetrics=False)  # type: ignore[arg-type]
+
+    body = encode()
+    steps = (("encode", encode), ("gzip", lambda: gzip.compress(body, compresslevel=1)))
+    timings: Dict[str, List[float]] = {}
+    for spacing, runs in (("hot", 500), ("cold", 40)):
+        for _ in range(runs):
+            for label, step in steps:
+                if spacing == "cold":
+                    time.sleep(0.05)
+                t = time.thread_time()
+                step()
+                timings.setdefault(f"{label}_{spacing}_ms", []).append(time.thread_time() - t)
+    result = {key: statistics.median(values) * 1000 for key, values in timings.items()}
+    result["body_bytes"] = float(len(body))
+    result["gzip_bytes"] = float(len(gzip.compress(body, compresslevel=1)))
+    return result
 
 
 def main() -> int:
