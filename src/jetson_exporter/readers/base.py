@@ -34,6 +34,8 @@ class Reader(Generic[PlanT]):
     # Settings (clock limits, governors, on/off flags) change only when someone changes them
     # (nvpmodel, jetson_clocks): read every this many reads, not every tick.
     settings_every: int = 10
+    # What this reader reads on that cadence, for the metric reference (empty: nothing).
+    settings_read: ClassVar[str] = ""
 
     def __init__(self, paths: Paths, keep_open: bool = False) -> None:
         self.paths = paths

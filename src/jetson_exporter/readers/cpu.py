@@ -86,6 +86,7 @@ class CpuReader(Reader[_Plan]):
     name = "cpu"
     description = "per-core online state, frequency, governor and /proc/stat time"
     settled_rediscover_every = 300
+    settings_read = "scaling_min_freq, scaling_max_freq, scaling_governor"
 
     def found(self, plan: _Plan) -> bool:
         return bool(plan.cpus and plan.policies)

@@ -31,6 +31,7 @@ class EmcReader(Reader[_Plan]):
     name = "emc"
     description = "memory controller frequency and utilization (needs debugfs on most models)"
     settled_rediscover_every = 300
+    settings_read = "minimum and maximum clock, nvpmodel EMC cap"
 
     def found(self, plan: _Plan) -> bool:
         return plan.cur is not None and plan.activity is not None

@@ -33,6 +33,7 @@ class EnginesReader(Reader[_Plan]):
     name = "engines"
     description = "hardware engine on/off state and clock (debugfs clocks: needs root)"
     settled_rediscover_every = 300
+    settings_read = "the clock rate of an engine that is off"
 
     def found(self, plan: _Plan) -> bool:
         return bool(plan.engines)

@@ -50,6 +50,7 @@ class GpuReader(Reader[Optional[_Plan]]):
     name = "gpu"
     description = "GPU load, frequency, governor and rail-gating via devfreq (busy-seconds counter)"
     settled_rediscover_every = 300
+    settings_read = "devfreq min_freq, max_freq, governor; rail-gating and 3D-scaling flags"
 
     def found(self, plan: Optional[_Plan]) -> bool:
         return plan is not None
