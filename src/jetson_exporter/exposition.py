@@ -326,6 +326,8 @@ class Renderer:
         self._series: Optional[List[Series]] = None
         self._last_request: Optional[Tuple[str, bool]] = None
         self._served_generation = -1
+        # Accept header -> content type: scrapers send the same header every time.
+        self._content_types: Dict[str, str] = {}
 
     def render(self, sample: Sample, accept: str, gzip_ok: bool) -> Tuple[bytes, str]:
         """The encoded sample for a scrape (from the cache when this tick was encoded already)."""
@@ -341,7 +343,11 @@ class Renderer:
             self._render(sample, *self._last_request)
 
     def _render(self, sample: Sample, accept: str, gzip_ok: bool) -> Tuple[bytes, str]:
-        _, content_type = choose_encoder(accept or "")
+        content_type = self._content_types.get(accept)
+        if content_type is None:
+            if len(self._content_types) >= 64:  # the header is the client's: keep few
+                self._content_types.clear()
+            content_type = self._content_types[accept] = choose_encoder(accept or "")[1]
         openmetrics = content_type.startswith("application/openmetrics-text")
         key = (content_type, gzip_ok)
         with self._lock:

@@ -17,6 +17,8 @@ import selectors
 import socket
 import ssl
 import threading
+import time
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Dict, Optional, Tuple
 
@@ -28,6 +30,29 @@ log = logging.getLogger(__name__)
 Route = Callable[["RequestContext"], Tuple[int, bytes, str]]
 # Paths answered without basic auth, so that probes work without credentials (they reveal nothing).
 UNAUTHENTICATED = frozenset({"/-/healthy", "/-/ready"})
+
+
+# Limits on a request's head, as the standard library's parser has them.
+MAX_LINE = 65536
+MAX_HEADERS = 100
+
+
+class Headers:
+    """A request's headers by case-insensitive name; of a repeated header the first counts."""
+
+    __slots__ = ("_values",)
+
+    def __init__(self) -> None:
+        self._values: Dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        self._values.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self._values.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._values
 
 
 class RequestContext:
@@ -59,6 +84,7 @@ def parse_listen_address(address: str) -> Tuple[str, int]:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: ExporterServer
+    raw_requestline: bytes
     server_version = "jetson-exporter"
     sys_version = ""
     # Headers and body leave in one write (flushed after each request) and without Nagle: with
@@ -69,6 +95,70 @@ class _Handler(BaseHTTPRequestHandler):
     def setup(self) -> None:
         super().setup()
         self.connection.settimeout(self.server.idle_timeout_s)
+
+    def parse_request(self) -> bool:
+        """The request line and headers of one request, as `BaseHTTPRequestHandler` expects them
+        parsed (command, path, version, headers, whether the connection stays open).
+
+        The standard library parses headers with the email package, which is most of what a
+        scrape costs to handle; a scrape's head is a few short lines, read here directly.
+        Malformed heads get 400, too long or too many header lines 431, HTTP/2 and later 505.
+        """
+        self.command = ""
+        self.request_version = "HTTP/1.0"  # so that an error answer has a status line
+        self.close_connection = True
+        line = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = line
+        words = line.split()
+        if len(words) != 3 or not words[2].startswith("HTTP/"):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request syntax ({line[:80]!r})")
+            return False
+        command, path, version = words
+        major, dot, minor = version[5:].partition(".")
+        if not (dot and major.isdigit() and minor.isdigit() and major.isascii() and minor.isascii()
+                and len(major) <= 3 and len(minor) <= 3):
+            self.send_error(HTTPStatus.BAD_REQUEST, f"Bad request version ({version[:20]!r})")
+            return False
+        number = (int(major), int(minor))
+        if number >= (2, 0):
+            self.send_error(HTTPStatus.HTTP_VERSION_NOT_SUPPORTED, f"Invalid HTTP version ({version})")
+            return False
+        self.command, self.request_version = command, version
+        # `//host/x` would read as a network path to code that joins URLs; it is the path `/host/x`.
+        self.path = "/" + path.lstrip("/") if path.startswith("//") else path
+        headers = Headers()
+        for _ in range(MAX_HEADERS + 1):
+            raw = self.rfile.readline(MAX_LINE + 1)
+            if len(raw) > MAX_LINE:
+                self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Line too long")
+                return False
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, colon, value = str(raw, "iso-8859-1").partition(":")
+            # A name is one token: a line folded onto the previous one, or a space before the
+            # colon, is refused as RFC 9112 asks.
+            if not colon or not name or " " in name or "\t" in name:
+                self.send_error(HTTPStatus.BAD_REQUEST, "Bad header line")
+                return False
+            headers.add(name, value.strip())
+        else:
+            self.send_error(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Too many headers")
+            return False
+        self.headers = headers  # type: ignore[assignment]
+        connection = (headers.get("Connection") or "").lower()
+        self.close_connection = connection == "close" or (number < (1, 1) and connection != "keep-alive")
+        return True
+
+    def date_time_string(self, timestamp: Optional[float] = None) -> str:
+        """The Date header, formatted once per second."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        now = int(time.time())
+        second, text = self.server.date_header
+        if second != now:
+            text = super().date_time_string(now)
+            self.server.date_header = (now, text)  # one tuple: threads see the old or the new
+        return text
 
     def log_message(self, format: str, *args: object) -> None:
         if log.isEnabledFor(logging.DEBUG):  # called for every request: format nothing otherwise
@@ -166,6 +256,7 @@ class ExporterServer(ThreadingHTTPServer):
         self.idle_timeout_s = idle_timeout_s
         self.inflight = 0
         self.inflight_lock = threading.Lock()
+        self.date_header: Tuple[int, str] = (-1, "")
         self._connections = threading.BoundedSemaphore(max_connections)
         self._wake_r, self._wake_w = os.pipe()
         self._stopping = False

@@ -207,3 +207,94 @@ def test_keep_alive_connections_serve_several_scrapes(start_server) -> None:  # 
             assert response.read()
     finally:
         conn.close()
+
+
+# -- the request head, parsed by the server itself ---------------------------------------------
+
+
+def _exchange(port: int, head: bytes, timeout: float = 5.0) -> Tuple[bytes, bool]:
+    """Sends a raw request head; returns everything answered within the timeout and whether the
+    server closed the connection."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+        sock.sendall(head)
+        sock.settimeout(0.5)
+        received = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = sock.recv(65536)
+            except socket.timeout:
+                if received:
+                    return received, False  # an answer, and the connection left open
+                continue
+            if not chunk:
+                return received, True
+            received += chunk
+        return received, False
+
+
+def _status(answer: bytes) -> int:
+    return int(answer.split(b" ", 2)[1])
+
+
+@pytest.mark.parametrize("head, status", [
+    (b"GARBAGE\r\n\r\n", 400),
+    (b"GET /metrics\r\n\r\n", 400),
+    (b"GET /metrics HTTP/x.y\r\n\r\n", 400),
+    (b"GET /metrics HTTP/2.0\r\n\r\n", 505),
+    (b"GET /metrics HTTP/1.1\r\nHost: a\r\n folded: line\r\n\r\n", 400),
+    (b"GET /metrics HTTP/1.1\r\nHost : a\r\n\r\n", 400),
+    (b"GET /metrics HTTP/1.1\r\nno colon here\r\n\r\n", 400),
+    (b"GET /metrics HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(101)) + b"\r\n", 431),
+    (b"GET /metrics HTTP/1.1\r\nX-Long: " + b"y" * 70000 + b"\r\n\r\n", 431),
+    (b"BREW /metrics HTTP/1.1\r\n\r\n", 501),
+], ids=["no-words", "no-version", "bad-version", "http2", "folded", "space-before-colon", "no-colon",
+        "too-many-headers", "line-too-long", "unknown-method"])
+def test_malformed_request_heads_get_a_status_and_the_connection_closed(start_server, head, status) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server()
+    answer, closed = _exchange(srv.port, head)
+    assert answer.startswith(b"HTTP/1."), answer[:80]
+    assert _status(answer) == status
+    assert closed
+
+
+def test_http_1_0_closes_unless_kept_alive_and_1_1_stays_open_unless_closed(start_server) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server()
+    cases = [
+        (b"GET /-/healthy HTTP/1.0\r\n\r\n", True),
+        (b"GET /-/healthy HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n", False),
+        (b"GET /-/healthy HTTP/1.1\r\nHost: a\r\n\r\n", False),
+        (b"GET /-/healthy HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n", True),
+    ]
+    for head, closes in cases:
+        answer, closed = _exchange(srv.port, head, timeout=2.0)
+        assert _status(answer) == 200 and answer.endswith(b"OK\n")
+        assert closed == closes, head
+
+
+def test_header_names_are_matched_whatever_their_case_and_the_first_of_a_repeat_counts(start_server) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server()
+    answer, _ = _exchange(srv.port, b"GET /metrics HTTP/1.1\r\nhost: a\r\naccept-ENCODING: gzip\r\n"
+                                    b"Connection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"Content-Encoding: gzip" in head
+    assert gzip.decompress(body).startswith(b"# HELP")
+    answer, _ = _exchange(srv.port, b"GET /metrics HTTP/1.1\r\nAccept-Encoding: identity\r\n"
+                                    b"Accept-Encoding: gzip\r\nConnection: close\r\n\r\n")
+    assert b"Content-Encoding" not in answer.partition(b"\r\n\r\n")[0]
+
+
+def test_a_path_with_leading_slashes_is_the_local_path(start_server) -> None:  # type: ignore[no-untyped-def]
+    srv = start_server()
+    answer, _ = _exchange(srv.port, b"GET //-/healthy HTTP/1.1\r\nConnection: close\r\n\r\n")
+    assert _status(answer) == 200 and answer.endswith(b"OK\n")
+
+
+def test_answers_carry_the_current_date(start_server) -> None:  # type: ignore[no-untyped-def]
+    from email.utils import parsedate_to_datetime
+
+    srv = start_server()
+    for _ in range(2):
+        _, headers, _ = _get(srv.url("/-/healthy"))
+        assert abs(parsedate_to_datetime(headers["Date"]).timestamp() - time.time()) < 2.0
+        time.sleep(1.1)  # the header is formatted once a second: the next one is formatted anew
