@@ -17,19 +17,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import http.client
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from typing import Dict, Iterator, List, Tuple
+from typing import Dict, Iterator, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from core import free_port, thread_ns  # noqa: E402
+from core import Exporter, side_by_side  # noqa: E402
 
 THREADS = ("main", "sampler", "http", "connection")
 # What Prometheus 2.x sends with every scrape.
@@ -52,65 +50,25 @@ def worktree(rev: str) -> Iterator[str]:
             subprocess.run(["git", "-C", ROOT, "worktree", "remove", "--force", path], check=False)
 
 
-def start(tree: str, root: str) -> Tuple[subprocess.Popen, int]:  # type: ignore[type-arg]
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jetson_exporter", "--root", root, "--web.listen-address", f"127.0.0.1:{port}",
-         "--log.level", "warn"],
-        env={**os.environ, "PYTHONPATH": os.path.join(tree, "src")},
-    )
-    return proc, port
-
-
-def scrape(conn: http.client.HTTPConnection) -> None:
-    conn.request("GET", "/metrics", headers=SCRAPE_HEADERS)
-    response = conn.getresponse()
-    body = response.read()
-    if response.status != 200 or not body:
-        raise RuntimeError(f"scrape answered {response.status}")
-
-
-def wait_ready(port: int) -> http.client.HTTPConnection:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-            scrape(conn)
-            return conn
-        except (OSError, RuntimeError):
-            time.sleep(0.05)
-    raise RuntimeError(f"the exporter on port {port} did not answer within 30 s")
-
-
 def one_run(trees: List[str], root: str, duration: float) -> List[Dict[str, float]]:
     """Per tree, in the order given (which is also the order they start): ms of CPU per 60 s."""
-    procs = [start(tree, root) for tree in trees]
+    exporters: List[Exporter] = []
     try:
-        conns = [wait_ready(port) for _, port in procs]
-        time.sleep(1.0)
-        before = [thread_ns(proc.pid) for proc, _ in procs]
-        began = time.monotonic()
-        n = 0
-        while time.monotonic() - began < duration:
-            for conn in conns if n % 2 == 0 else conns[::-1]:
-                scrape(conn)
-            n += 1
-            time.sleep(max(0.0, began + n - time.monotonic()))
-        elapsed = time.monotonic() - began
+        for tree in trees:
+            exporters.append(Exporter(root, tree=tree))
+        used, elapsed = side_by_side(exporters, duration, SCRAPE_HEADERS)
         results = []
-        for (proc, _), since in zip(procs, before):
-            now = thread_ns(proc.pid)
-            tids = sorted(now, key=int)  # in the order the threads started
-            per_thread = [(now[tid] - since.get(tid, 0)) / 1e6 * 60 / elapsed for tid in tids]
+        for threads in used:
+            tids = sorted(threads, key=int)  # in the order the threads started
+            per_thread = [threads[tid] / 1e6 * 60 / elapsed for tid in tids]
             figures = dict(zip(THREADS, per_thread))
             figures["other threads"] = sum(per_thread[len(THREADS):])
             figures["total"] = sum(per_thread)
             results.append(figures)
         return results
     finally:
-        for proc, _ in procs:
-            proc.terminate()
-            proc.wait(10)
+        for exp in exporters:
+            exp.stop()
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "src"))
@@ -82,14 +82,17 @@ runpy.run_module("jetson_exporter", run_name="__main__", alter_sys=True)
 
 
 class Exporter:
-    def __init__(self, root: str, interval: str = "1s", as_kernel_files: bool = False) -> None:
+    """The exporter of the source tree `tree` (this checkout by default) as a process, started
+    and waited for until it serves a good scrape."""
+
+    def __init__(self, root: str, interval: str = "1s", as_kernel_files: bool = False, tree: str = ROOT) -> None:
         self.port = free_port()
         self.started = time.perf_counter()
         launch = ["-c", AS_KERNEL_FILES] if as_kernel_files else ["-m", "jetson_exporter"]
         self.proc = subprocess.Popen(
             [sys.executable, *launch, "--root", root, "--sampler.interval", interval,
              "--web.listen-address", f"127.0.0.1:{self.port}", "--log.level", "warn"],
-            env={**os.environ, "PYTHONPATH": os.path.join(ROOT, "src")},
+            env={**os.environ, "PYTHONPATH": os.path.join(tree, "src")},
         )
         self.startup_s = self._wait_first_good_scrape()
 
@@ -116,12 +119,41 @@ class Exporter:
         self.proc.wait(10)
 
 
-def scrape(conn: http.client.HTTPConnection, path: str = "/metrics") -> Tuple[float, int]:
+def scrape(conn: http.client.HTTPConnection, path: str = "/metrics",
+           headers: Optional[Dict[str, str]] = None) -> Tuple[float, int]:
     start = time.perf_counter()
-    conn.request("GET", path, headers={"Accept-Encoding": "gzip"})
+    conn.request("GET", path, headers=headers or {"Accept-Encoding": "gzip"})
     response = conn.getresponse()
     response.read()
     return time.perf_counter() - start, response.status
+
+
+def side_by_side(exporters: List[Exporter], duration: float,
+                 headers: Optional[Dict[str, str]] = None) -> Tuple[List[Dict[str, int]], float]:
+    """Scrape every exporter once a second for `duration`, on a kept-alive connection each and in
+    alternating order. Returns each one's on-CPU nanoseconds per thread over the window (read while
+    the connections, and so their threads, are still open) and the window's length in seconds."""
+    conns = [exp.connection() for exp in exporters]
+    try:
+        for conn in conns:
+            scrape(conn, headers=headers)
+        start = [thread_ns(exp.proc.pid) for exp in exporters]
+        t0 = time.perf_counter()
+        n = 0
+        while time.perf_counter() - t0 < duration:
+            for conn in conns if n % 2 == 0 else conns[::-1]:
+                _, status = scrape(conn, headers=headers)
+                assert status == 200, f"scrape: HTTP {status}"
+            n += 1
+            time.sleep(max(0.0, t0 + n - time.perf_counter()))
+        elapsed = time.perf_counter() - t0
+        used = []
+        for exp, since in zip(exporters, start):
+            used.append({tid: ns - since.get(tid, 0) for tid, ns in thread_ns(exp.proc.pid).items()})
+        return used, elapsed
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def percentile(values: List[float], q: float) -> float:
@@ -180,21 +212,12 @@ def run_kernel_files(root: str, duration: float, kernel_first: bool = False) -> 
     Two exporters share the interpreter's code in the CPU caches, and the one that ticks second
     finds it warm: runs should alternate `kernel_first`."""
     order = ("kernel", "regular") if kernel_first else ("regular", "kernel")
-    exporters = {name: Exporter(root, as_kernel_files=name == "kernel") for name in order}
+    exporters: Dict[str, Exporter] = {}
     try:
-        conns = {name: exp.connection() for name, exp in exporters.items()}
-        for conn in conns.values():
-            scrape(conn)
-        start = {name: thread_ns(exp.proc.pid) for name, exp in exporters.items()}
-        t0 = time.perf_counter()
-        n = 0
-        while time.perf_counter() - t0 < duration:
-            n += 1
-            for conn in conns.values():
-                scrape(conn)
-            time.sleep(max(0.0, t0 + n - time.perf_counter()))
-        elapsed = time.perf_counter() - t0
-        cpu = {name: thread_cpu_s(exp.proc.pid, start[name]) * 60.0 / elapsed for name, exp in exporters.items()}
+        for name in order:
+            exporters[name] = Exporter(root, as_kernel_files=name == "kernel")
+        used, elapsed = side_by_side(list(exporters.values()), duration)
+        cpu = {name: sum(threads.values()) / 1e9 * 60.0 / elapsed for name, threads in zip(exporters, used)}
         return {"side_by_side_regular_files_cpu_s_per_60s": cpu["regular"],
                 "side_by_side_kernel_files_cpu_s_per_60s": cpu["kernel"]}
     finally:

@@ -51,9 +51,6 @@ class Headers:
     def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
         return self._values.get(name.lower(), default)
 
-    def __contains__(self, name: object) -> bool:
-        return isinstance(name, str) and name.lower() in self._values
-
 
 class RequestContext:
     def __init__(self, handler: _Handler) -> None:
